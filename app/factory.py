@@ -1,0 +1,116 @@
+"""create_app(test_config=None): settings → logging → db → metrics → blueprints."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from apiflask import APIFlask
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import logs
+from app.db import Database
+from app.http import auth, context, errors, graph, health, ui
+from app.metrics import Metrics
+from app.models import Tenant
+from app.security import Passwords
+from app.services import Services
+from app.settings import Settings, load_settings, secret_key
+from app.tenancy import ALL_TENANTS
+
+# Endpoints that APIFlask and Flask add themselves.
+FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
+    """Build the control plane.
+
+    ``test_config`` keys that name a setting (``DATABASE_URL``, ``SUMMIT_ENV``…)
+    override the environment; other keys go to Flask's config as they are.
+    """
+    overrides, flask_config = _split(test_config or {})
+    settings = load_settings(overrides)
+    logs.configure(settings.log_level)
+
+    app = APIFlask("app", title="Summit", version="v1", spec_path="/openapi.json", docs_path=None)
+    _configure(app, settings)
+    app.config.update(flask_config)
+
+    registry = flask_config.get("METRICS_REGISTRY") or CollectorRegistry()
+    services = Services(
+        settings=settings,
+        db=Database(settings.resolved_database_url),
+        metrics=Metrics(registry),
+        passwords=Passwords(settings.password_hash_profile),
+    )
+    app.extensions["summit"] = services
+
+    health.init_app(app)
+    errors.init_app(app)
+    app.teardown_appcontext(context.close_session)
+    app.before_request(ui.protect_forms)
+    ui.csrf.init_app(app)
+    app.register_error_handler(auth.Unauthenticated, auth.login_redirect)
+    for blueprint in (auth.bp, graph.bp, ui.bp):
+        app.register_blueprint(blueprint)
+
+    _check_every_route_is_guarded(app)
+    services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
+    return app
+
+
+def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    names = {str(f.validation_alias) for f in Settings.model_fields.values()}
+    overrides = {k: v for k, v in config.items() if k in names}
+    return overrides, {k: v for k, v in config.items() if k not in names}
+
+
+def _configure(app: APIFlask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=secret_key(settings),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        VALIDATION_ERROR_STATUS_CODE=400,
+        VALIDATION_ERROR_SCHEMA=errors.ErrorOut,
+        HTTP_ERROR_SCHEMA=errors.ErrorOut,
+        SECURITY_SCHEMES={auth.BEARER: {"type": "http", "scheme": "bearer"}},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_NAME="summit_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.token_ttl_seconds),
+        WTF_CSRF_CHECK_DEFAULT=False,  # ui.protect_forms decides, by path
+        WTF_CSRF_TIME_LIMIT=settings.token_ttl_seconds,
+        JSON_SORT_KEYS=False,
+    )
+
+
+def _check_every_route_is_guarded(app: APIFlask) -> None:
+    """Refuse to boot when a view names no action and is not marked public."""
+    unguarded = sorted(
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint not in FRAMEWORK_ENDPOINTS
+        and not getattr(view, "_summit_action", None)
+        and not getattr(view, "_summit_public", False)
+    )
+    if unguarded:
+        raise RuntimeError(f"routes without @requires(action) or @public: {unguarded}")
+
+
+def _routes(app: APIFlask) -> list[tuple[str, str]]:
+    return [
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in FRAMEWORK_ENDPOINTS
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    ]
+
+
+def _tenant_slugs(db: Database) -> list[str]:
+    try:
+        with db.session(tenant_id=ALL_TENANTS) as session:
+            return list(session.scalars(select(Tenant.slug)))
+    except SQLAlchemyError:
+        return []  # schema not created yet: `summit init` has not run

@@ -1,0 +1,12 @@
+"""gunicorn hooks for ``summit serve``; bind, workers and threads come from the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import multiprocess
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    # A dead worker's live gauges must not be summed into /metrics forever.
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

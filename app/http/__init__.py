@@ -1,0 +1,1 @@
+"""HTTP adapters: one blueprint per area, registered only by the app factory."""

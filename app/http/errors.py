@@ -1,0 +1,110 @@
+"""One error shape for the whole API: ``{"error": {"code", "message", "details"?}}``.
+
+Pages of the web UI get the same information as HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apiflask import APIFlask, HTTPError, Schema
+from apiflask.fields import Dict, Nested, String
+from flask import g, render_template, request
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import BadRequest
+
+from app.errors import DomainError
+
+log = logging.getLogger("summit.http")
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ErrorBody(Schema):
+    code = String(required=True, metadata={"description": "stable, machine-readable"})
+    message = String(required=True, metadata={"description": "for humans"})
+    details = Dict(metadata={"description": "per-field problems, when there are any"})
+
+
+class ErrorOut(Schema):
+    error = Nested(ErrorBody, required=True)
+
+
+def api_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTTPError:
+    return HTTPError(
+        status, message, detail=details or {}, headers=headers, extra_data={"code": code}
+    )
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_body(error: HTTPError) -> tuple[Any, int, Any]:
+    status = error.status_code
+    code = error.extra_data.get("code") or CODES.get(status, "error")
+    message = error.message or "error"
+    if message == "Validation error":
+        code, message = "validation_error", "the request is not valid; see details"
+    elif status == 500:
+        message = f"internal error; quote request id {g.get('request_id', '-')}"
+    elif status == 413:
+        message = "the request body is larger than this server accepts"
+    if _is_api():
+        body: dict[str, Any] = {"code": code, "message": message}
+        if error.detail:
+            # Field problems stay keyed by location ("json", "query"): that
+            # tells the client which part of the request was wrong.
+            body["details"] = error.detail
+        return {"error": body}, status, error.headers
+    page = render_template("error.html", status=status, code=code, message=message)
+    headers = Headers(error.headers)
+    headers["Content-Type"] = "text/html; charset=utf-8"
+    return page, status, headers
+
+
+def _reject_malformed_json() -> None:
+    """Parse JSON bodies up front so a syntax error gets its own clear message."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or not request.is_json:
+        return
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return
+    try:
+        request.get_json()  # cached by Flask: the view's parser reuses it
+    except BadRequest as exc:
+        cause = exc.__cause__ or exc.__context__
+        reason = str(cause) if cause else "not valid JSON"
+        raise api_error(
+            400, "malformed_json", f"the request body is not valid JSON: {reason}"
+        ) from None
+
+
+def init_app(app: APIFlask) -> None:
+    app.error_processor(error_body)
+    app.before_request(_reject_malformed_json)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Any:
+        return error_body(api_error(exc.status, exc.code, exc.message, details=exc.details))

@@ -1,0 +1,208 @@
+"""The graph API: entities, edges and search. A thin adapter over app.graph."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from apiflask import APIBlueprint
+
+from app import graph
+from app.db import utcnow
+from app.http.auth import requires
+from app.http.context import db_session, principal
+from app.http.errors import api_error
+from app.http.schemas import (
+    EdgeIn,
+    EdgeOut,
+    EntityIn,
+    EntityListQuery,
+    EntityOut,
+    EntityPage,
+    EntityPatch,
+    EntityWithEdgesOut,
+    SearchOut,
+    SearchQuery,
+)
+from app.models import Entity
+from app.search import search_entities
+
+bp = APIBlueprint("graph", __name__, url_prefix="/api/v1", tag="Graph")
+
+MAX_SEARCH_OFFSET = 1000  # deeper pages cost a full ranking each; refine the query instead
+NOT_FOUND = {404: "no such entity in your tenant"}
+
+
+def encode_cursor(kind: str, value: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix == kind and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise api_error(400, "invalid_cursor", "cursor is not one this endpoint returned")
+
+
+def entity_json(entity: Entity) -> dict[str, Any]:
+    return {
+        "id": entity.id,
+        "kind": entity.kind,
+        "name": entity.name,
+        "dataset": entity.dataset,
+        "attributes": entity.attributes,
+        "subject": entity.subject,
+        "source": entity.source,
+        "created_by": entity.created_by,
+        "updated_by": entity.updated_by,
+        "created_at": entity.created_at,
+        "updated_at": entity.updated_at,
+    }
+
+
+@bp.post("/entities")
+@requires("write")
+@bp.input(EntityIn, arg_name="body")
+@bp.output(EntityOut, status_code=201)
+def create_entity(body: dict[str, Any]) -> Any:
+    """Create an entity in your tenant."""
+    entity = graph.create_entity(
+        session=db_session(), source="api", actor=principal().username, now=utcnow(), **body
+    )
+    return entity_json(entity)
+
+
+@bp.get("/entities")
+@requires("read")
+@bp.input(EntityListQuery, location="query", arg_name="query")
+@bp.output(EntityPage)
+def list_entities(query: dict[str, Any]) -> Any:
+    """Live entities in insertion order, a page at a time (follow ``next_cursor``)."""
+    rows, last = graph.list_entities(
+        session=db_session(),
+        dataset=query.get("dataset"),
+        kind=query.get("kind"),
+        limit=query["limit"],
+        after_pk=decode_cursor("pk", query.get("cursor")),
+    )
+    return {
+        "entities": [entity_json(row) for row in rows],
+        "next_cursor": encode_cursor("pk", last) if last is not None else None,
+    }
+
+
+@bp.get("/entities/<entity_id>")
+@requires("read")
+@bp.output(EntityWithEdgesOut)
+@bp.doc(responses=NOT_FOUND)
+def get_entity(entity_id: str) -> Any:
+    """One entity with its edges (both directions, to live entities only)."""
+    session = db_session()
+    entity = graph.get_entity(session=session, entity_id=entity_id)
+    edges = [
+        {
+            "id": n.edge.id,
+            "kind": n.edge.kind,
+            "direction": n.direction,
+            "entity": {
+                "id": n.other.id,
+                "name": n.other.name,
+                "kind": n.other.kind,
+                "dataset": n.other.dataset,
+            },
+        }
+        for n in graph.entity_edges(session=session, entity_id=entity.id)
+    ]
+    return {**entity_json(entity), "edges": edges}
+
+
+@bp.patch("/entities/<entity_id>")
+@requires("write")
+@bp.input(EntityPatch, arg_name="body")
+@bp.output(EntityOut)
+@bp.doc(responses=NOT_FOUND)
+def update_entity(entity_id: str, body: dict[str, Any]) -> Any:
+    """Change some fields of an entity; the others stay as they are."""
+    entity = graph.update_entity(
+        session=db_session(),
+        entity_id=entity_id,
+        changes=body,
+        actor=principal().username,
+        now=utcnow(),
+    )
+    return entity_json(entity)
+
+
+@bp.delete("/entities/<entity_id>")
+@requires("write")
+@bp.output({}, status_code=204)
+@bp.doc(responses=NOT_FOUND)
+def delete_entity(entity_id: str) -> Any:
+    """Soft-delete: hidden from every read at once, purged after retention."""
+    graph.delete_entity(
+        session=db_session(), entity_id=entity_id, actor=principal().username, now=utcnow()
+    )
+    return ""
+
+
+@bp.post("/edges")
+@requires("write")
+@bp.input(EdgeIn, arg_name="body")
+@bp.output(EdgeOut, status_code=201)
+@bp.doc(responses={404: "an end is not an entity of your tenant"})
+def create_edge(body: dict[str, Any]) -> Any:
+    """Link two entities of your tenant."""
+    edge = graph.create_edge(
+        session=db_session(), source="api", actor=principal().username, now=utcnow(), **body
+    )
+    return {
+        "id": edge.id,
+        "source_id": edge.source_id,
+        "target_id": edge.target_id,
+        "kind": edge.kind,
+        "attributes": edge.attributes,
+        "source": edge.source,
+        "created_by": edge.created_by,
+        "created_at": edge.created_at,
+    }
+
+
+@bp.get("/search")
+@requires("search")
+@bp.input(SearchQuery, location="query", arg_name="query")
+@bp.output(SearchOut)
+def search(query: dict[str, Any]) -> Any:
+    """Full-text search over names and attribute values, best match first.
+
+    Every word must match, as a prefix ("rock" finds "Rocket").
+    """
+    offset = decode_cursor("off", query.get("cursor")) or 0
+    if offset > MAX_SEARCH_OFFSET:
+        raise api_error(400, "invalid_cursor", "cursor is not one this endpoint returned")
+    caller = principal()
+    assert caller.tenant_id is not None  # "search" is a tenant action
+    limit = query["limit"]
+    hits = search_entities(
+        session=db_session(),
+        tenant_id=caller.tenant_id,
+        query=query["q"],
+        limit=limit + 1,
+        offset=offset,
+        dataset=query.get("dataset"),
+    )
+    more = len(hits) > limit and offset + limit <= MAX_SEARCH_OFFSET
+    return {
+        "results": [
+            {"id": h.id, "name": h.name, "kind": h.kind, "dataset": h.dataset, "score": h.score}
+            for h in hits[:limit]
+        ],
+        "cached": False,
+        "next_cursor": encode_cursor("off", offset + limit) if more else None,
+    }

@@ -1,0 +1,75 @@
+"""Every metric Summit exports, built against a registry that is passed in.
+
+Under gunicorn the workers write to PROMETHEUS_MULTIPROC_DIR and ``/metrics``
+aggregates them (prometheus-client's multiprocess mode); in tests and the
+development server each app has its own registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# Bucket boundaries sit on the SLO thresholds: 10 ms (policy decision),
+# 300 ms (read path), 1.5 s (write/ingest), so `le` buckets answer SLO
+# questions exactly instead of by interpolation.
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0)
+
+HTTP_LABELS = ("route", "method", "tenant", "traffic")
+NO_TENANT = "-"
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "summit_http_requests",
+            "HTTP requests served, by route template, status and tenant",
+            (*HTTP_LABELS, "status"),
+            registry=registry,
+        )
+        self.errors = Counter(
+            "summit_http_errors",
+            "HTTP requests answered with a 5xx status",
+            HTTP_LABELS,
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "summit_http_request_duration_seconds",
+            "Time from request to response, by route template and tenant",
+            HTTP_LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def initialise(self, routes: list[tuple[str, str]], tenants: list[str]) -> None:
+        """Create the zero series so error ratios exist before the first error."""
+        for route, method in routes:
+            for tenant in [*tenants, NO_TENANT]:
+                self.errors.labels(route, method, tenant, "user")
+                self.requests.labels(route, method, tenant, "user", "500")
+
+    def observe(
+        self, *, route: str, method: str, tenant: str, traffic: str, status: int, seconds: float
+    ) -> None:
+        self.requests.labels(route, method, tenant, traffic, str(status)).inc()
+        self.latency.labels(route, method, tenant, traffic).observe(seconds)
+        if status >= 500:
+            self.errors.labels(route, method, tenant, traffic).inc()
+
+
+def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The text exposition: this registry's, or every worker's in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        aggregate = CollectorRegistry()
+        multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
+        return generate_latest(aggregate), CONTENT_TYPE_LATEST
+    return generate_latest(registry), CONTENT_TYPE_LATEST
