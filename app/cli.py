@@ -76,7 +76,6 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
         "--workers", str(workers),
         "--threads", str(threads),
         "--worker-class", "gthread" if threads > 1 else "sync",
-        "--access-logfile", "",  # our own JSON access log replaces gunicorn's
         "app.wsgi:application",
     ]  # fmt: skip
     click.echo(f"Summit on http://{host}:{port}/ ({workers} workers x {threads} threads)")

@@ -175,7 +175,7 @@ def seed(
 
 
 def _seed_tenants(session: Session, now: datetime, report: SeedReport) -> dict[str, int]:
-    existing = dict(session.execute(select(Tenant.slug, Tenant.id)).tuples().all())
+    existing = dict(session.execute(select(Tenant.slug, Tenant.id)).all())
     for slug, name in TENANTS.items():
         if slug not in existing:
             tenant = Tenant(slug=slug, name=name, created_at=now)
@@ -194,7 +194,7 @@ def _seed_users(
     now: datetime,
     report: SeedReport,
 ) -> None:
-    present = set(session.execute(select(User.tenant_id, User.username)).tuples().all())
+    present = set(session.execute(select(User.tenant_id, User.username)).all())
     for slug, username, role in USERS:
         tenant_id = tenant_ids[slug] if slug else None
         if (tenant_id, username) in present:

@@ -94,8 +94,7 @@ def _reject_malformed_json() -> None:
     try:
         request.get_json()  # cached by Flask: the view's parser reuses it
     except BadRequest as exc:
-        cause = exc.__cause__ or exc.__context__
-        reason = str(cause) if cause else "not valid JSON"
+        reason = (exc.description or "").removeprefix("Failed to decode JSON object: ")
         raise api_error(
             400, "malformed_json", f"the request body is not valid JSON: {reason}"
         ) from None
