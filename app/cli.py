@@ -55,29 +55,38 @@ def _redacted(url: str) -> str:
 @main.command()
 @click.option("--host", help="Address to listen on [default: SUMMIT_HOST or 127.0.0.1].")
 @click.option("--port", type=int, help="Port [default: SUMMIT_PORT or 8000].")
-@click.option("--workers", type=int, help="gunicorn workers [default: 2 per CPU core].")
-@click.option("--threads", type=int, help="Threads per worker [default: SUMMIT_THREADS or 2].")
+@click.option("--workers", type=int, help="gunicorn workers [default: CPU cores + 1].")
+@click.option("--threads", type=int, help="Threads per worker; >1 uses gthread [default: 1].")
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
     """Migrate, then serve with gunicorn (several workers) until interrupted."""
     settings = _settings()
     _migrate(settings)
     host = host or settings.host
     port = settings.port if port is None else port
-    workers = workers or settings.workers or 2 * (os.cpu_count() or 1)
+    # CPU-bound Python: one sync worker per core plus one to cover I/O waits
+    # measured best on 2 cores (docs/benchmarks.md); more workers only thrash.
+    workers = workers or settings.workers or (os.cpu_count() or 1) + 1
     threads = threads or settings.threads
     metrics_dir = settings.var_dir.resolve() / "prometheus-multiproc"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # a previous run's counters are not ours
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     argv = [
-        sys.executable, "-m", "gunicorn",
-        "--config", "python:app.gunicorn_conf",
-        "--bind", f"{host}:{port}",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--worker-class", "gthread" if threads > 1 else "sync",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:app.gunicorn_conf",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread" if threads > 1 else "sync",
         "app.wsgi:application",
-    ]  # fmt: skip
+    ]
     click.echo(f"Summit on http://{host}:{port}/ ({workers} workers x {threads} threads)")
     sys.stdout.flush()
     os.execv(sys.executable, argv)  # noqa: S606 - gunicorn replaces us: signals reach it directly

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, desc, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.util.typing import TupleAny
 
 from app.errors import NotFound
 from app.models import Edge, Entity
@@ -72,8 +73,11 @@ def create_entity(
     return entity
 
 
+_GET_LIVE = live_entities().where(Entity.id == bindparam("entity_id"))
+
+
 def get_entity(*, session: Session, entity_id: str) -> Entity:
-    entity = session.scalars(live_entities().where(Entity.id == entity_id)).one_or_none()
+    entity = session.scalars(_GET_LIVE, {"entity_id": entity_id}).one_or_none()
     if entity is None:
         raise NotFound(f"entity {entity_id} not found")
     return entity
@@ -81,29 +85,51 @@ def get_entity(*, session: Session, entity_id: str) -> Entity:
 
 @dataclass(frozen=True, slots=True)
 class Neighbour:
-    edge: Edge
-    direction: str  # "out" | "in"
-    other: Entity
+    """An edge seen from one entity: its id and kind, and the entity at the other end."""
+
+    edge_id: str
+    kind: str
+    direction: str  # "out": the entity is the edge's source
+    other_id: str
+    other_name: str
+    other_kind: str
+    other_dataset: str
+
+
+def _neighbours_half(direction: str) -> Select[Unpack[TupleAny]]:
+    near, far = Edge.source_id, Edge.target_id
+    if direction == "in":
+        near, far = far, near
+    other = aliased(Entity)
+    statement: Select[Unpack[TupleAny]] = (
+        select(
+            Edge.pk.label("edge_pk"),
+            Edge.id,
+            Edge.kind,
+            literal(direction),
+            other.id,
+            other.name,
+            other.kind,
+            other.dataset,
+        )
+        .join(other, other.id == far)
+        .where(near == bindparam("entity_id"), other.deleted_at.is_(None))
+    )
+    return statement
+
+
+# One round trip for both directions; tenant criteria apply to each half.
+_NEIGHBOURS = (
+    union_all(_neighbours_half("out"), _neighbours_half("in"))
+    .order_by(desc("edge_pk"))
+    .limit(bindparam("limit"))
+)
 
 
 def entity_edges(*, session: Session, entity_id: str, limit: int = 200) -> list[Neighbour]:
     """Edges touching the entity whose other end is live, newest first."""
-    other = aliased(Entity)
-    found: list[Neighbour] = []
-    for direction, near, far in (
-        ("out", Edge.source_id, Edge.target_id),
-        ("in", Edge.target_id, Edge.source_id),
-    ):
-        rows = session.execute(
-            select(Edge, other)
-            .join(other, other.id == far)
-            .where(near == entity_id, other.deleted_at.is_(None))
-            .order_by(Edge.pk.desc())
-            .limit(limit)
-        ).all()
-        found.extend(Neighbour(edge, direction, entity) for edge, entity in rows)
-    found.sort(key=lambda n: n.edge.pk, reverse=True)
-    return found[:limit]
+    rows = session.execute(_NEIGHBOURS, {"entity_id": entity_id, "limit": limit})
+    return [Neighbour(*row[1:]) for row in rows]
 
 
 def update_entity(

@@ -101,6 +101,10 @@ class Edge(TenantOwned, Base):
     """A directed, typed link between two entities of the same tenant."""
 
     __tablename__ = "edges"
+    __table_args__ = (
+        Index("ix_edges_tenant_source", "tenant_id", "source_id"),
+        Index("ix_edges_tenant_target", "tenant_id", "target_id"),
+    )
 
     pk: Mapped[int] = mapped_column(primary_key=True)
     id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Select, bindparam, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from app.models import Entity
@@ -41,7 +42,6 @@ def terms(query: str) -> list[str]:
 def search_entities(
     *,
     session: Session,
-    tenant_id: int,
     query: str,
     limit: int,
     offset: int = 0,
@@ -50,35 +50,42 @@ def search_entities(
     words = terms(query)
     if not words:
         return []
-    if session.get_bind().dialect.name == "sqlite":
-        statement = _sqlite_query(tenant_id, words)
+    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if dialect == "sqlite":
+        params["match"] = " AND ".join(f'"{word}"*' for word in words)
     else:
-        statement = _postgresql_query(words)
-    statement = statement.where(Entity.deleted_at.is_(None))
+        params["tsquery"] = " & ".join(f"{word}:*" for word in words)
     if dataset:
-        statement = statement.where(Entity.dataset == dataset)
-    rows = session.execute(statement.limit(limit).offset(offset)).all()
+        params["dataset"] = dataset
+    rows = session.execute(_statement(dialect, bool(dataset)), params).all()
     return [Hit(r.id, r.name, r.kind, r.dataset, round(float(r.score), 4)) for r in rows]
 
 
-def _sqlite_query(tenant_id: int, words: list[str]) -> Select[Any]:
-    match = (
-        f'tenant_id : "{tenant_id}" AND {{name search_text}} : ('
-        + " AND ".join(f'"{word}"*' for word in words)
-        + ")"
-    )
-    rank = func.bm25(literal_column("entity_fts"), 0.0, 10.0, 1.0)
+@cache
+def _statement(dialect: str, by_dataset: bool) -> Select[Any]:
+    """Built once per shape; the words, tenant and page arrive as bound parameters."""
+    statement = _sqlite_query() if dialect == "sqlite" else _postgresql_query()
+    statement = statement.where(Entity.deleted_at.is_(None))
+    if by_dataset:
+        statement = statement.where(Entity.dataset == bindparam("dataset"))
+    return statement.limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+def _sqlite_query() -> Select[Any]:
+    # The ORM's tenant criteria filter the joined entity rows.
+    rank = func.bm25(literal_column("entity_fts"), 10.0, 1.0)
     return (
         select(Entity.id, Entity.name, Entity.kind, Entity.dataset, (-rank).label("score"))
         .select_from(_fts)
         .join(Entity, Entity.pk == _fts.c.rowid)
-        .where(text("entity_fts MATCH :match").bindparams(match=match))
+        .where(literal_column("entity_fts").op("MATCH")(bindparam("match")))
         .order_by(rank, Entity.pk)
     )
 
 
-def _postgresql_query(words: list[str]) -> Select[Any]:
-    tsquery = func.to_tsquery("simple", " & ".join(f"{word}:*" for word in words))
+def _postgresql_query() -> Select[Any]:
+    tsquery = func.to_tsquery("simple", bindparam("tsquery"))
     vector: ColumnElement[Any] = literal_column("entities.search_vector")
     score = func.ts_rank(vector, tsquery)
     return (

@@ -10,7 +10,7 @@ from functools import cached_property
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import AuthToken, Tenant, User
@@ -105,22 +105,38 @@ def issue_token(
     return raw, row
 
 
+_TOKENS = AuthToken.__table__.c
+_USERS = User.__table__.c
+# Plain Core on platform tables, built once: this runs on every API request,
+# and the ORM path cost ~0.5 ms here.
+_TOKEN_LOOKUP = (
+    select(
+        _TOKENS.id,
+        _TOKENS.expires_at,
+        _TOKENS.revoked_at,
+        _USERS.id.label("user_id"),
+        _USERS.username,
+        _USERS.role,
+        _USERS.tenant_id,
+        Tenant.__table__.c.slug,
+    )
+    .select_from(AuthToken.__table__)
+    .join(User.__table__, _USERS.id == _TOKENS.user_id)
+    .outerjoin(Tenant.__table__, Tenant.__table__.c.id == _USERS.tenant_id)
+    .where(_TOKENS.token_hash == bindparam("digest"), _TOKENS.kind == bindparam("kind"))
+)
+
+
 def resolve_token(*, session: Session, raw: str, kind: str, now: datetime) -> Principal:
     """The principal behind a token, or :class:`TokenRejected` saying why not."""
-    row = session.execute(
-        select(AuthToken, User, Tenant.slug)
-        .join(User, User.id == AuthToken.user_id)
-        .outerjoin(Tenant, Tenant.id == User.tenant_id)
-        .where(AuthToken.token_hash == token_digest(raw), AuthToken.kind == kind)
-    ).one_or_none()
+    row = session.execute(_TOKEN_LOOKUP, {"digest": token_digest(raw), "kind": kind}).first()
     if row is None:
         raise TokenRejected("invalid_token", "the token is not valid")
-    token, user, slug = row
-    if token.revoked_at is not None:
+    if row.revoked_at is not None:
         raise TokenRejected("invalid_token", "the token has been revoked")
-    if token.expires_at <= now:
+    if row.expires_at <= now:
         raise TokenRejected("token_expired", "the token has expired; log in again")
-    return Principal(user.id, user.username, user.role, user.tenant_id, slug, token.id)
+    return Principal(row.user_id, row.username, row.role, row.tenant_id, row.slug, row.id)
 
 
 def revoke_token(*, session: Session, token_id: int, now: datetime) -> None:

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="SUMMIT_HOST")
     port: int = Field(8000, ge=0, le=65535, validation_alias="SUMMIT_PORT")
     workers: int = Field(0, ge=0, le=64, validation_alias="SUMMIT_WORKERS")
-    threads: int = Field(2, ge=1, le=64, validation_alias="SUMMIT_THREADS")
+    threads: int = Field(1, ge=1, le=64, validation_alias="SUMMIT_THREADS")
     max_body_bytes: int = Field(
         1_048_576, ge=1024, le=1_073_741_824, validation_alias="SUMMIT_MAX_BODY_BYTES"
     )

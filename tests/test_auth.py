@@ -43,7 +43,10 @@ def test_wrong_password_unknown_user_and_unknown_tenant_look_the_same(world: Wor
         status, body = login(world, **attempt)
         assert status == 401, attempt
         assert body == {
-            "error": {"code": "invalid_credentials", "message": "wrong tenant, username or password"}
+            "error": {
+                "code": "invalid_credentials",
+                "message": "wrong tenant, username or password",
+            }
         }
 
 
@@ -89,9 +92,10 @@ def test_logout_revokes_the_token(world: World) -> None:
 
 def test_a_web_session_token_is_not_a_bearer_token(world: World) -> None:
     """Tokens are typed: a cookie's token cannot be replayed as an API bearer token."""
-    from app.security import issue_token
-    from app.models import User
     from sqlalchemy import select
+
+    from app.models import User
+    from app.security import issue_token
 
     with services(world.app).db.session(tenant_id=None) as session:
         user = session.scalars(select(User).where(User.username == "alice")).one()

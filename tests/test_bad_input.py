@@ -113,7 +113,15 @@ def test_bad_search_parameters_are_400(world: World, params: dict[str, Any]) -> 
 
 
 def test_a_query_of_only_punctuation_finds_nothing_and_breaks_nothing(world: World) -> None:
-    for q in ['"', "*", "AND OR NOT", "(", "tenant_id:1", "NEAR(a b)", "'; DROP TABLE entities; --"]:
+    for q in [
+        '"',
+        "*",
+        "AND OR NOT",
+        "(",
+        "tenant_id:1",
+        "NEAR(a b)",
+        "'; DROP TABLE entities; --",
+    ]:
         response = world.client.get(
             "/api/v1/search", query_string={"q": q}, headers=world.headers("alice")
         )
@@ -122,9 +130,9 @@ def test_a_query_of_only_punctuation_finds_nothing_and_breaks_nothing(world: Wor
 
 
 def test_edge_to_a_missing_entity_is_404_and_writes_nothing(world: World) -> None:
-    rocket = world.client.get(
-        "/api/v1/search?q=rocket", headers=world.headers("alice")
-    ).get_json()["results"][0]
+    rocket = world.client.get("/api/v1/search?q=rocket", headers=world.headers("alice")).get_json()[
+        "results"
+    ][0]
     response = world.client.post(
         "/api/v1/edges",
         json={"source_id": rocket["id"], "target_id": "missing", "kind": "owns"},

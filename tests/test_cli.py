@@ -20,7 +20,7 @@ def snapshot(url: str) -> str:
     digest = hashlib.sha256()
     with engine.connect() as connection:
         for table in TABLES:
-            for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")):  # noqa: S608
+            for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")):
                 digest.update(repr(tuple(row)).encode())
     engine.dispose()
     return digest.hexdigest()
@@ -60,9 +60,10 @@ def test_default_demo_password_is_refused_outside_demo_mode(
     database_url: str, tmp_path: Path
 ) -> None:
     result = CliRunner().invoke(
-        main, ["demo", "--seed-only"],
+        main,
+        ["demo", "--seed-only"],
         env=env(database_url, tmp_path, SUMMIT_ENV="development"),
-    )  # fmt: skip
+    )
     assert result.exit_code != 0
     assert "SUMMIT_DEMO_PASSWORD" in result.output
 

@@ -40,7 +40,9 @@ def test_created_entity_carries_provenance(world: World) -> None:
 def test_patch_changes_only_given_fields_and_records_who(world: World) -> None:
     entity = create(world, attributes={"a": "x"})
     response = world.client.patch(
-        f"/api/v1/entities/{entity['id']}", json={"name": "Initrode"}, headers=world.headers("alice")
+        f"/api/v1/entities/{entity['id']}",
+        json={"name": "Initrode"},
+        headers=world.headers("alice"),
     )
     changed = response.get_json()
     assert changed["name"] == "Initrode"
@@ -53,7 +55,9 @@ def test_patch_changes_only_given_fields_and_records_who(world: World) -> None:
 def test_soft_deleted_entity_is_hidden_at_once(world: World) -> None:
     entity = create(world, name="Vanishing Ventures")
     assert search(world, "vanishing")
-    deleted = world.client.delete(f"/api/v1/entities/{entity['id']}", headers=world.headers("alice"))
+    deleted = world.client.delete(
+        f"/api/v1/entities/{entity['id']}", headers=world.headers("alice")
+    )
     assert deleted.status_code == 204
     assert search(world, "vanishing") == []
     again = world.client.get(f"/api/v1/entities/{entity['id']}", headers=world.headers("alice"))

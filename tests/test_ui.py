@@ -16,14 +16,19 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     return match.group(1)
 
 
-def web_login(client: FlaskClient, tenant: str, username: str, password: str = PASSWORD,
-              next_path: str = "") -> object:  # fmt: skip
+def web_login(
+    client: FlaskClient, tenant: str, username: str, password: str = PASSWORD, next_path: str = ""
+) -> object:
     url = "/login" + (f"?next={next_path}" if next_path else "")
     return client.post(
         url,
-        data={"csrf_token": csrf_token(client), "tenant": tenant, "username": username,
-              "password": password},
-    )  # fmt: skip
+        data={
+            "csrf_token": csrf_token(client),
+            "tenant": tenant,
+            "username": username,
+            "password": password,
+        },
+    )
 
 
 def test_login_page_has_labelled_fields(world: World) -> None:
@@ -38,9 +43,11 @@ def test_login_page_has_labelled_fields(world: World) -> None:
 def test_alice_logs_in_searches_and_opens_the_entity(world: World) -> None:
     client = world.client
     response = web_login(client, "acme", "alice")
-    assert response.status_code == 302 and response.headers["Location"] == "/search"
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/search"
     cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
     results = client.get("/search?q=rocket").get_data(as_text=True)
     match = re.search(r'<a href="(/entities/[0-9a-f-]+)">Acme Rocket Works</a>', results)
     assert match, results

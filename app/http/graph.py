@@ -11,7 +11,7 @@ from apiflask import APIBlueprint
 from app import graph
 from app.db import utcnow
 from app.http.auth import requires
-from app.http.context import db_session, principal
+from app.http.context import db_session, json_response, principal
 from app.http.errors import api_error
 from app.http.schemas import (
     EdgeIn,
@@ -108,19 +108,19 @@ def get_entity(entity_id: str) -> Any:
     entity = graph.get_entity(session=session, entity_id=entity_id)
     edges = [
         {
-            "id": n.edge.id,
-            "kind": n.edge.kind,
+            "id": n.edge_id,
+            "kind": n.kind,
             "direction": n.direction,
             "entity": {
-                "id": n.other.id,
-                "name": n.other.name,
-                "kind": n.other.kind,
-                "dataset": n.other.dataset,
+                "id": n.other_id,
+                "name": n.other_name,
+                "kind": n.other_kind,
+                "dataset": n.other_dataset,
             },
         }
         for n in graph.entity_edges(session=session, entity_id=entity.id)
     ]
-    return {**entity_json(entity), "edges": edges}
+    return json_response({**entity_json(entity), "edges": edges})
 
 
 @bp.patch("/entities/<entity_id>")
@@ -186,23 +186,22 @@ def search(query: dict[str, Any]) -> Any:
     offset = decode_cursor("off", query.get("cursor")) or 0
     if offset > MAX_SEARCH_OFFSET:
         raise api_error(400, "invalid_cursor", "cursor is not one this endpoint returned")
-    caller = principal()
-    assert caller.tenant_id is not None  # "search" is a tenant action
     limit = query["limit"]
     hits = search_entities(
         session=db_session(),
-        tenant_id=caller.tenant_id,
         query=query["q"],
         limit=limit + 1,
         offset=offset,
         dataset=query.get("dataset"),
     )
     more = len(hits) > limit and offset + limit <= MAX_SEARCH_OFFSET
-    return {
-        "results": [
-            {"id": h.id, "name": h.name, "kind": h.kind, "dataset": h.dataset, "score": h.score}
-            for h in hits[:limit]
-        ],
-        "cached": False,
-        "next_cursor": encode_cursor("off", offset + limit) if more else None,
-    }
+    return json_response(
+        {
+            "results": [
+                {"id": h.id, "name": h.name, "kind": h.kind, "dataset": h.dataset, "score": h.score}
+                for h in hits[:limit]
+            ],
+            "cached": False,
+            "next_cursor": encode_cursor("off", offset + limit) if more else None,
+        }
+    )

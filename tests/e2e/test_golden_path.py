@@ -28,12 +28,16 @@ def test_golden_path_through_the_api(live_server: str) -> None:
     alice = api_login(live_server, "acme", "alice")
     found = requests.get(f"{live_server}/api/v1/search?q=rocket", headers=alice, timeout=10)
     rocket = next(hit for hit in found.json()["results"] if hit["name"] == "Acme Rocket Works")
-    entity = requests.get(f"{live_server}/api/v1/entities/{rocket['id']}", headers=alice, timeout=10)
+    entity = requests.get(
+        f"{live_server}/api/v1/entities/{rocket['id']}", headers=alice, timeout=10
+    )
     assert entity.status_code == 200
     assert entity.json()["edges"]
 
     carol = api_login(live_server, "globex", "carol")
-    theirs = requests.get(f"{live_server}/api/v1/entities/{rocket['id']}", headers=carol, timeout=10)
+    theirs = requests.get(
+        f"{live_server}/api/v1/entities/{rocket['id']}", headers=carol, timeout=10
+    )
     assert theirs.status_code == 404
     names = [
         hit["name"]
@@ -71,7 +75,8 @@ def test_golden_path_in_a_real_browser(live_server: str, browser: Any) -> None:
     page = outsider.new_page()
     log_in(page, live_server, "globex", "carol")
     response = page.goto(entity_url)
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.get_by_text("Acme Rocket Works")).to_have_count(0)
     page.goto(f"{live_server}/search?q=rocket")
     expect(page.get_by_role("link", name="Globex Rocket Testing Range")).to_be_visible()

@@ -109,7 +109,6 @@ def _create_entities() -> None:
         sa.Column("deleted_at", UTCDateTime(), nullable=True),
         sa.UniqueConstraint("id", name="uq_entities_id"),
     )
-    op.create_index("ix_entities_tenant_id", "entities", ["tenant_id"])
     op.create_index("ix_entities_tenant_live", "entities", ["tenant_id", "deleted_at", "pk"])
     op.create_index("ix_entities_tenant_dataset", "entities", ["tenant_id", "dataset"])
     op.create_index("ix_entities_tenant_subject", "entities", ["tenant_id", "subject"])
@@ -138,36 +137,39 @@ def _create_edges() -> None:
         *_timestamps(),
         sa.UniqueConstraint("id", name="uq_edges_id"),
     )
-    for column in ("tenant_id", "source_id", "target_id"):
+    for column in ("source_id", "target_id"):  # for the foreign keys' cascades
         op.create_index(f"ix_edges_{column}", "edges", [column])
+    op.create_index("ix_edges_tenant_source", "edges", ["tenant_id", "source_id"])
+    op.create_index("ix_edges_tenant_target", "edges", ["tenant_id", "target_id"])
 
 
 def _sqlite_search_index() -> None:
     # External-content FTS5 over entities: the index stores no second copy of
-    # the text. tenant_id is indexed as a token so a search reads only its own
-    # tenant's postings (bm25 weight 0, see app.search).
+    # the text. Tenant filtering happens on the joined entity row: a tenant
+    # token in the index (tried) made selective searches 70x slower, because
+    # FTS5 then walks the whole tenant's posting list.
     op.execute(
         "CREATE VIRTUAL TABLE entity_fts USING fts5("
-        "tenant_id, name, search_text, content='entities', content_rowid='pk', "
+        "name, search_text, content='entities', content_rowid='pk', "
         "tokenize='unicode61 remove_diacritics 2')"
     )
     op.execute(
         "CREATE TRIGGER entities_fts_insert AFTER INSERT ON entities BEGIN "
-        "INSERT INTO entity_fts(rowid, tenant_id, name, search_text) "
-        "VALUES (new.pk, new.tenant_id, new.name, new.search_text); END"
+        "INSERT INTO entity_fts(rowid, name, search_text) "
+        "VALUES (new.pk, new.name, new.search_text); END"
     )
     op.execute(
         "CREATE TRIGGER entities_fts_delete AFTER DELETE ON entities BEGIN "
-        "INSERT INTO entity_fts(entity_fts, rowid, tenant_id, name, search_text) "
-        "VALUES ('delete', old.pk, old.tenant_id, old.name, old.search_text); END"
+        "INSERT INTO entity_fts(entity_fts, rowid, name, search_text) "
+        "VALUES ('delete', old.pk, old.name, old.search_text); END"
     )
     op.execute(
-        "CREATE TRIGGER entities_fts_update AFTER UPDATE OF tenant_id, name, search_text "
+        "CREATE TRIGGER entities_fts_update AFTER UPDATE OF name, search_text "
         "ON entities BEGIN "
-        "INSERT INTO entity_fts(entity_fts, rowid, tenant_id, name, search_text) "
-        "VALUES ('delete', old.pk, old.tenant_id, old.name, old.search_text); "
-        "INSERT INTO entity_fts(rowid, tenant_id, name, search_text) "
-        "VALUES (new.pk, new.tenant_id, new.name, new.search_text); END"
+        "INSERT INTO entity_fts(entity_fts, rowid, name, search_text) "
+        "VALUES ('delete', old.pk, old.name, old.search_text); "
+        "INSERT INTO entity_fts(rowid, name, search_text) "
+        "VALUES (new.pk, new.name, new.search_text); END"
     )
 
 

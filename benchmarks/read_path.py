@@ -1,0 +1,225 @@
+"""Read-path benchmark: search and entity fetch under `summit serve` at 50 clients.
+
+Seeds the demo tenants with N entities each (default 100,000), starts
+`summit serve` (gunicorn) on 127.0.0.1, and drives it with `hey` (a Go load
+generator, Debian package `hey`) at 50 concurrent connections:
+
+- 50 clients, closed loop (each sends its next request as soon as the last
+  one answers): the server saturated, latency = queueing + service;
+- 1 client: the service time of one request with no queue in front of it.
+
+(hey's paced mode, -q, fires every client on the same tick, so its "paced"
+latencies measure burst draining; it is not used.)
+
+Beside each read endpoint it measures /healthz on the same server, the
+framework floor (routing, metrics, access log, JSON), and prints the ratio.
+Traffic goes to 127.0.0.1 only; every run is bounded in time; the server is
+stopped by PID at the end.
+
+    .venv/bin/python benchmarks/read_path.py [--entities 100000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-password"
+
+
+@dataclass
+class Run:
+    name: str
+    mode: str
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    ok: int
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(env: dict[str, str], entities: int) -> float:
+    code = (
+        "from app.db import Database, utcnow\n"
+        "from app.demo import seed\n"
+        "from app.migrate import upgrade\n"
+        "from app.security import Passwords\n"
+        "from app.settings import load_settings\n"
+        "s = load_settings()\n"
+        "db = Database(s.resolved_database_url)\n"
+        "upgrade(db.engine)\n"
+        f"r = seed(db=db, passwords=Passwords(), password={PASSWORD!r}, now=utcnow(), "
+        f"entities_per_tenant={entities})\n"
+        "print(r.entities, r.edges)\n"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def hey(url: str, token: str | None, seconds: int, clients: int) -> dict[str, Any]:
+    cmd = ["hey", "-z", f"{seconds}s", "-c", str(clients), "-disable-compression"]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
+    pct = {int(m[0]): float(m[1]) * 1000 for m in re.findall(r"(\d+)%+ in ([\d.]+) secs", out)}
+    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"pct": pct, "codes": codes, "rps": rps}
+
+
+def measure(name: str, url: str, token: str | None, args: argparse.Namespace, clients: int) -> Run:
+    result = hey(url, token, args.seconds, clients)
+    ok = result["codes"].get(200, 0)
+    return Run(
+        name=name,
+        mode=f"{clients} client" + ("s" if clients > 1 else ""),
+        rps=result["rps"],
+        p50=result["pct"][50],
+        p95=result["pct"][95],
+        p99=result["pct"][99],
+        ok=ok,
+        errors=sum(result["codes"].values()) - ok,
+    )
+
+
+def start_server(env: dict[str, str], workers: int, threads: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def wait_ready(base: str) -> None:
+    for _ in range(150):
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("server did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entities", type=int, default=100_000, help="per tenant")
+    parser.add_argument("--seconds", type=int, default=10, help="per measurement")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=0, help="default: cores + 1")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not shutil.which("hey"):
+        raise SystemExit("hey is missing: apt-get install hey (or ./scripts/bench)")
+
+    var = Path(tempfile.mkdtemp(prefix="summit-bench-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "SUMMIT_VAR_DIR": str(var),
+        "SUMMIT_PORT": str(port),
+        "SUMMIT_LOG_LEVEL": "WARNING",
+        "SUMMIT_ENV": "development",
+    }
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    seconds = seed(env, args.entities)
+    print(f"seeded {args.entities:,} entities per tenant (2 tenants) in {seconds:.1f}s")
+
+    workers = args.workers or (os.cpu_count() or 1) + 1
+    server = start_server(env, workers, args.threads)
+    base = f"http://127.0.0.1:{port}"
+    runs: list[Run] = []
+    try:
+        wait_ready(base)
+        token = requests.post(
+            f"{base}/api/v1/auth/login",
+            json={"tenant": "acme", "username": "alice", "password": PASSWORD},
+            timeout=10,
+        ).json()["token"]
+        rocket = requests.get(
+            f"{base}/api/v1/search?q=rocket",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()["results"][0]["id"]
+        targets = [
+            ("floor: GET /healthz", f"{base}/healthz", None),
+            ("search, selective (q=rocket)", f"{base}/api/v1/search?q=rocket", token),
+            ("search, two common words", f"{base}/api/v1/search?q=falcon%20harbor", token),
+            ("entity fetch with edges", f"{base}/api/v1/entities/{rocket}", token),
+        ]
+        hey(targets[0][1], None, 2, args.clients)  # warm every worker
+        for clients in (args.clients, 1):
+            for name, url, auth in targets:
+                runs.append(measure(name, url, auth, args, clients))
+                print(format_run(runs[-1]), flush=True)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(var, ignore_errors=True)
+    report(runs, args, workers)
+
+
+def format_run(run: Run) -> str:
+    return (
+        f"{run.mode:<11} {run.name:<30} {run.rps:8.0f} req/s  p50 {run.p50:6.1f} ms  "
+        f"p95 {run.p95:6.1f} ms  p99 {run.p99:6.1f} ms  non-200: {run.errors}"
+    )
+
+
+def report(runs: list[Run], args: argparse.Namespace, workers: int) -> None:
+    print(
+        f"\n{args.clients} clients, {workers} gunicorn workers x {args.threads} threads, "
+        f"{os.cpu_count()} cores shared with the load generator"
+    )
+    for mode in dict.fromkeys(run.mode for run in runs):
+        floor = next(r for r in runs if r.mode == mode and r.name.startswith("floor"))
+        for run in runs:
+            if run.mode == mode and run is not floor:
+                print(
+                    f"{mode:<14} {run.name:<30} p95 {run.p95 / floor.p95:4.1f}x the floor, "
+                    f"throughput {run.rps / floor.rps:4.2f}x the floor"
+                )
+    if args.json:
+        args.json.write_text(json.dumps([run.__dict__ for run in runs], indent=2))
+
+
+if __name__ == "__main__":
+    main()
