@@ -123,5 +123,16 @@ class Database:
         session.rollback()
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
+    def refresh_statistics(self, tables: tuple[str, ...]) -> None:
+        """After a bulk load: PostgreSQL plans with no statistics, and scans a GIN
+        index's pending list linearly, until VACUUM ANALYZE (measured: entity
+        fetch 29 -> 0.4 ms, search 88 -> 1.8 ms after seeding 200,000 rows).
+        SQLite's plans here rest on the indexes' shape, not on statistics."""
+        if self.dialect != "postgresql":
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -171,6 +171,8 @@ def seed(
         for slug, tenant_id in tenant_ids.items():
             _seed_graph(session, slug, tenant_id, entities_per_tenant, now, report)
         session.commit()
+    if report.entities >= 10_000:
+        db.refresh_statistics(("entities", "edges"))
     return report
 
 

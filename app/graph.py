@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, bindparam, desc, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
@@ -96,12 +96,12 @@ class Neighbour:
     other_dataset: str
 
 
-def _neighbours_half(direction: str) -> Select[Unpack[TupleAny]]:
+def _neighbours_half(direction: str) -> Select[*TupleAny]:
     near, far = Edge.source_id, Edge.target_id
     if direction == "in":
         near, far = far, near
     other = aliased(Entity)
-    statement: Select[Unpack[TupleAny]] = (
+    statement: Select[*TupleAny] = (
         select(
             Edge.pk.label("edge_pk"),
             Edge.id,

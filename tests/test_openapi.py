@@ -8,6 +8,8 @@ import pytest
 from flask import Flask
 
 from app.factory import FRAMEWORK_ENDPOINTS, _check_every_route_is_guarded
+from app.http.schemas import EntityWithEdgesOut, SearchOut
+from tests.conftest import World
 
 
 def spec(app: Flask) -> dict:  # type: ignore[type-arg]
@@ -48,3 +50,15 @@ def test_an_unguarded_route_stops_the_app_from_booting(app: Flask) -> None:
     app.add_url_rule("/api/v1/leaky", "leaky", lambda: "oops")
     with pytest.raises(RuntimeError, match="leaky"):
         _check_every_route_is_guarded(app)  # type: ignore[arg-type]
+
+
+def test_hand_serialised_read_paths_match_their_documented_schemas(world: World) -> None:
+    """search and entity fetch skip marshmallow's dump for speed; their bodies must
+    still load cleanly (no missing, extra or mistyped field) with the @output schema."""
+    alice = world.headers("alice")
+    found = world.client.get("/api/v1/search?q=rocket", headers=alice).get_json()
+    SearchOut().load(found)
+    entity = world.client.get(f"/api/v1/entities/{found['results'][0]['id']}", headers=alice)
+    body = entity.get_json()
+    assert body["edges"], "the anchor entity has edges in the seed"
+    EntityWithEdgesOut().load(body)
