@@ -12,14 +12,15 @@ from typing import Final
 from app.security import Principal
 
 TENANT_ACTIONS: Final = frozenset({"read", "search", "write"})
-PLATFORM_ACTIONS: Final = frozenset({"operate"})
-SELF_ACTIONS: Final = frozenset({"session"})  # acting on one's own login (logout)
+# Platform staff (operators): probes and the ops page, quotas, paging.
+PLATFORM_ACTIONS: Final = frozenset({"view_ops", "run_probes", "manage_quotas", "page"})
+SELF_ACTIONS: Final = frozenset({"session"})  # acting on one's own login (logout, me)
 
 ROLE_ACTIONS: Final[dict[str, frozenset[str]]] = {
     "analyst": frozenset({"read", "search", "session"}),
     "admin": frozenset({"read", "search", "write", "session"}),
     "synthetic": frozenset({"read", "search", "session"}),
-    "operator": frozenset({"operate", "session"}),
+    "operator": PLATFORM_ACTIONS | {"session"},
 }
 ACTIONS: Final = TENANT_ACTIONS | PLATFORM_ACTIONS | SELF_ACTIONS
 

@@ -80,9 +80,6 @@ def postgres_schema() -> Iterator[str]:
     admin.dispose()
 
 
-TABLES = ("edges", "entities", "auth_tokens", "users", "tenants")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A freshly migrated, empty database: a copied SQLite file, or a truncated schema."""
@@ -93,7 +90,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_schema")
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        tables = connection.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                " AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
 

@@ -9,6 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import inspect
 
+from app import schema  # noqa: F401 - every table on Base.metadata
 from app.db import Base
 from app.migrate import pending, upgrade
 from tests.conftest import services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from app import models  # noqa: F401 - registers every table on Base.metadata
+from app import schema  # noqa: F401 - registers every table on Base.metadata
 from app.db import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,10 @@
+"""Imports every module that defines tables, so Base.metadata is complete.
+
+Alembic's env and the schema tests import this, not app.models alone: domain
+packages (probes, alerts, governance) keep their tables beside their code.
+"""
+
+from app import models  # noqa: F401
+
+# Domain packages append their model modules here, e.g.
+# from probes import models as probe_models
