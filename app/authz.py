@@ -1,33 +1,114 @@
-"""Who may do what: the one place authorization is decided. Imports no Flask.
+"""Route authorization: every guarded view's action goes to the policy engine.
 
-Every route names its action (app.http.auth.requires) and the app refuses
-to boot if one does not. Operators are platform staff: they run probes,
-quotas and paging, and read no tenant data.
+No role logic lives here or in any route: the Cedar policies decide. This
+module only states the facts (who is calling, which action, on what) and
+records the decision. Imports no Flask.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from datetime import datetime
+from typing import Any, Final
 
+from app.metrics import Metrics
+from app.policy.engine import GROUPS, POLICY_DIR, Decision, PolicyEngine, Request
+from app.policy.log import DecisionLog
 from app.security import Principal
 
-TENANT_ACTIONS: Final = frozenset({"read", "search", "write"})
-# Platform staff (operators): probes and the ops page, quotas, paging.
-PLATFORM_ACTIONS: Final = frozenset({"view_ops", "run_probes", "manage_quotas", "page"})
-SELF_ACTIONS: Final = frozenset({"session"})  # acting on one's own login (logout, me)
 
-ROLE_ACTIONS: Final[dict[str, frozenset[str]]] = {
-    "analyst": frozenset({"read", "search", "session"}),
-    "admin": frozenset({"read", "search", "write", "session"}),
-    "synthetic": frozenset({"read", "search", "session"}),
-    "operator": PLATFORM_ACTIONS | {"session"},
-}
-ACTIONS: Final = TENANT_ACTIONS | PLATFORM_ACTIONS | SELF_ACTIONS
+def _schema_actions() -> tuple[frozenset[str], frozenset[str]]:
+    actions = json.loads((POLICY_DIR / "schema.cedarschema.json").read_text())[""]["actions"]
+    tenant = frozenset(
+        name for name, spec in actions.items() if {"id": "tenant_data"} in spec.get("memberOf", [])
+    )
+    return frozenset(actions) - GROUPS, tenant
 
 
-def permits(principal: Principal, action: str) -> bool:
-    if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
-    if action in TENANT_ACTIONS and principal.tenant_id is None:
-        return False  # no tenant, no tenant data, whatever the role says
-    return action in ROLE_ACTIONS.get(principal.role, frozenset())
+ACTIONS, TENANT_ACTIONS = _schema_actions()
+PLATFORM: Final = "summit"
+
+
+def route_request(principal: Principal, action: str) -> Request:
+    """A route acts on its caller's own tenant (the session scoping guarantees
+    it touches nothing else) or on the platform."""
+    if action in TENANT_ACTIONS:
+        tenant = principal.tenant_slug or ""
+        return Request(
+            principal_id=principal.username,
+            role=principal.role,
+            tenant=principal.tenant_slug,
+            action=action,
+            resource_type="Resource",
+            resource_id=f"tenant:{tenant}",
+            resource_tenant=tenant,
+        )
+    return Request(
+        principal_id=principal.username,
+        role=principal.role,
+        tenant=principal.tenant_slug,
+        action=action,
+        resource_type="Platform",
+        resource_id=PLATFORM,
+    )
+
+
+def record(
+    *,
+    log: DecisionLog,
+    metrics: Metrics,
+    request: Request,
+    decision: Decision,
+    caller: Principal,
+    source: str,
+    now: datetime,
+) -> None:
+    metrics.observe_decision(
+        action=request.action, decision=decision.word, source=source, ms=decision.elapsed_ms
+    )
+    log.record(decision_row(request, decision, caller=caller, source=source, now=now))
+
+
+def decision_row(
+    request: Request, decision: Decision, *, caller: Principal, source: str, now: datetime
+) -> dict[str, Any]:
+    """What the decision log keeps: ids, roles and the answer; never attributes."""
+    return {
+        "tenant_id": caller.tenant_id,
+        "at": now,
+        "source": source,
+        "caller": caller.username,
+        "principal_id": request.principal_id,
+        "principal_role": request.role,
+        "principal_tenant": request.tenant,
+        "action": request.action,
+        "resource_type": request.resource_type,
+        "resource_id": request.resource_id,
+        "resource_tenant": request.resource_tenant or None,
+        "decision": decision.word,
+        "reasons": list(decision.reasons) or list(decision.errors[:1]),
+        "elapsed_ms": decision.elapsed_ms,
+    }
+
+
+def authorize(
+    *,
+    engine: PolicyEngine,
+    log: DecisionLog,
+    metrics: Metrics,
+    principal: Principal,
+    action: str,
+    now: datetime,
+) -> Decision:
+    request = route_request(principal, action)
+    decision = engine.decide(request)
+    record(
+        log=log,
+        metrics=metrics,
+        request=request,
+        decision=decision,
+        caller=principal,
+        source="route",
+        now=now,
+    )
+    return decision

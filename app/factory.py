@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from datetime import timedelta
 from typing import Any
 
@@ -11,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import logs
-from app.db import Database
-from app.http import auth, context, errors, graph, health, ui
+from app.db import Database, utcnow
+from app.http import auth, context, errors, graph, health, policy, ui
 from app.metrics import Metrics
 from app.models import Tenant
-from app.security import Passwords
+from app.policy.engine import PolicyEngine
+from app.policy.log import DecisionLog
+from app.security import LoginThrottle, Passwords
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
 from app.tenancy import ALL_TENANTS
@@ -39,13 +42,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.config.update(flask_config)
 
     registry = flask_config.get("METRICS_REGISTRY") or CollectorRegistry()
+    db = Database(settings.resolved_database_url)
     services = Services(
         settings=settings,
-        db=Database(settings.resolved_database_url),
+        db=db,
         metrics=Metrics(registry),
         passwords=Passwords(settings.password_hash_profile),
+        policy=PolicyEngine(),
+        decisions=DecisionLog(
+            db, clock=utcnow, retention=timedelta(days=settings.decision_log_retention_days)
+        ),
+        throttle=LoginThrottle(
+            settings.redis_url or "memory://",
+            max_failures=settings.login_max_failures,
+            window_seconds=settings.login_window_seconds,
+        ),
     )
     app.extensions["summit"] = services
+    atexit.register(services.decisions.close)
 
     health.init_app(app)
     errors.init_app(app)
@@ -53,10 +67,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.before_request(ui.protect_forms)
     ui.csrf.init_app(app)
     app.register_error_handler(auth.Unauthenticated, auth.login_redirect)
-    for blueprint in (auth.bp, graph.bp, ui.bp):
+    for blueprint in (auth.bp, graph.bp, policy.bp, ui.bp):
         app.register_blueprint(blueprint)
 
-    _check_every_route_is_guarded(app)
+    _check_every_route_is_guarded(app, services.policy.actions)
     services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
     return app
 
@@ -86,17 +100,20 @@ def _configure(app: APIFlask, settings: Settings) -> None:
     )
 
 
-def _check_every_route_is_guarded(app: APIFlask) -> None:
-    """Refuse to boot when a view names no action and is not marked public."""
-    unguarded = sorted(
-        endpoint
-        for endpoint, view in app.view_functions.items()
-        if endpoint not in FRAMEWORK_ENDPOINTS
-        and not getattr(view, "_summit_action", None)
-        and not getattr(view, "_summit_public", False)
-    )
-    if unguarded:
-        raise RuntimeError(f"routes without @requires(action) or @public: {unguarded}")
+def _check_every_route_is_guarded(app: APIFlask, actions: frozenset[str]) -> None:
+    """Refuse to boot when a view names no action (and is not marked public), or
+    names one the policy schema does not define."""
+    problems = []
+    for endpoint, view in sorted(app.view_functions.items()):
+        action = getattr(view, "_summit_action", None)
+        if endpoint in FRAMEWORK_ENDPOINTS or getattr(view, "_summit_public", False):
+            continue
+        if not action:
+            problems.append(f"{endpoint}: no @requires(action) or @public")
+        elif action not in actions:
+            problems.append(f"{endpoint}: action {action!r} is not in the policy schema")
+    if problems:
+        raise RuntimeError("unguarded routes: " + "; ".join(problems))
 
 
 def _routes(app: APIFlask) -> list[tuple[str, str]]:

@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
 _MARK = "_summit_handler"
+# Our tokens, and anything presented as a bearer credential or a password.
+_SECRETS = re.compile(
+    r"smt_[A-Za-z0-9_-]{8,}|(?i:bearer)\s+\S+|(?i:(\"?password\"?\s*[:=]\s*))\"?[^\s\",}]+"
+)
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Last line of defence: no code should log secrets, and if it does, this
+    scrubs tokens and passwords from the message and every string field."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if isinstance(value, str) and key not in ("msg", "levelname", "name", "pathname"):
+                setattr(record, key, redact(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
 
 
 def configure(level: str) -> None:
@@ -24,5 +49,6 @@ def configure(level: str) -> None:
             datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
     )
+    handler.addFilter(RedactingFilter())
     setattr(handler, _MARK, True)
     root.addHandler(handler)

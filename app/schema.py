@@ -5,6 +5,7 @@ packages (probes, alerts, governance) keep their tables beside their code.
 """
 
 from app import models  # noqa: F401
+from app.policy import models as policy_models  # noqa: F401
 
 # Domain packages append their model modules here, e.g.
 # from probes import models as probe_models

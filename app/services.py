@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from app.db import Database
 from app.metrics import Metrics
-from app.security import Passwords
+from app.policy.engine import PolicyEngine
+from app.policy.log import DecisionLog
+from app.security import LoginThrottle, Passwords
 from app.settings import Settings
 
 
@@ -16,3 +18,11 @@ class Services:
     db: Database
     metrics: Metrics
     passwords: Passwords
+    policy: PolicyEngine
+    decisions: DecisionLog
+    throttle: LoginThrottle
+
+    def close(self) -> None:
+        """Flush what is buffered, then let go of connections."""
+        self.decisions.close()
+        self.db.dispose()

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
         "rfc9106-low-memory", validation_alias="SUMMIT_PASSWORD_HASH_PROFILE"
     )
 
+    redis_url: str = Field("", validation_alias="REDIS_URL")
+    decision_log_retention_days: int = Field(
+        30, ge=1, le=3650, validation_alias="SUMMIT_DECISION_LOG_RETENTION_DAYS"
+    )
+    login_max_failures: int = Field(5, ge=1, le=1000, validation_alias="SUMMIT_LOGIN_MAX_FAILURES")
+    login_window_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias="SUMMIT_LOGIN_WINDOW_SECONDS"
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -126,7 +126,7 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]
 
     yield build
     for application in built:
-        services(application).db.dispose()
+        services(application).close()
 
 
 @pytest.fixture

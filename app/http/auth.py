@@ -8,6 +8,7 @@ Every view is decorated with :func:`requires` (naming its action) or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -25,13 +26,16 @@ from app import authz
 from app.db import utcnow
 from app.http.context import db_session, principal, scope_session_to, services
 from app.http.errors import api_error
+from app.models import User
 from app.security import Principal, TokenRejected, authenticate, issue_token, resolve_token
 from app.security import revoke_token as _revoke
+from app.settings import DEMO_DEFAULT_PASSWORD
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BEARER = "BearerAuth"
 
+log = logging.getLogger("summit.auth")
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", tag="Auth")
 
 
@@ -52,7 +56,7 @@ def requires(action: str, *, via: str = "bearer") -> Callable[[F], F]:
     the view returns and rolled back when it raises.
     """
     if action not in authz.ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
+        raise ValueError(f"unknown action {action!r}: not in the policy schema")
     authenticate_caller = _from_bearer if via == "bearer" else _from_web_session
 
     def decorator(view: F) -> F:
@@ -60,12 +64,21 @@ def requires(action: str, *, via: str = "bearer") -> Callable[[F], F]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             caller = authenticate_caller()
             g.principal = caller
-            if not authz.permits(caller, action):
+            svc = services()
+            decision = authz.authorize(
+                engine=svc.policy,
+                log=svc.decisions,
+                metrics=svc.metrics,
+                principal=caller,
+                action=action,
+                now=utcnow(),
+            )
+            if not decision.allowed:
                 raise api_error(403, "forbidden", f"the {caller.role} role may not {action} here")
             session = scope_session_to(caller)
             if request.method in SAFE_METHODS:
                 return view(*args, **kwargs)
-            services().db.begin_write(session)
+            svc.db.begin_write(session)
             result = view(*args, **kwargs)
             session.commit()
             return result
@@ -113,17 +126,44 @@ def login_redirect(_exc: Unauthenticated) -> Response:
     return redirect(f"/login?next={quote(request.full_path.rstrip('?'), safe='/?=&')}")
 
 
+class Throttled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
 def start_session(*, tenant: str | None, username: str, password: str, kind: str) -> Any:
-    """Check credentials and issue a token; None when they are wrong."""
+    """Check credentials and issue a token; None when they are wrong.
+
+    Raises :class:`Throttled` after too many failures. The password is checked
+    in a read transaction: argon2 takes ~50 ms, and SQLite's write lock is
+    taken only afterwards, to store the token.
+    """
     svc = services()
+    address = request.remote_addr or "-"
+    wait = svc.throttle.retry_after(tenant=tenant, username=username, address=address)
+    if wait is not None:
+        raise Throttled(wait)
     dbs = db_session()
-    svc.db.begin_write(dbs)
     user = authenticate(
         session=dbs, passwords=svc.passwords, tenant=tenant, username=username, password=password
     )
+    if user is not None and not svc.settings.demo_mode and password == DEMO_DEFAULT_PASSWORD:
+        log.warning(
+            "login with the demo password refused outside demo mode",
+            extra={"user": username, "tenant": tenant},
+        )
+        user = None
     if user is None:
+        svc.throttle.failed(tenant=tenant, username=username, address=address)
         dbs.rollback()
         return None
+    svc.throttle.succeeded(tenant=tenant, username=username)
+    user_id = user.id
+    svc.db.begin_write(dbs)
+    user = dbs.get_one(User, user_id)
+    if svc.passwords.needs_rehash(user.password_hash):
+        user.password_hash = svc.passwords.hash(password)
     ttl = timedelta(seconds=svc.settings.token_ttl_seconds)
     raw, token = issue_token(session=dbs, user=user, kind=kind, ttl=ttl, now=utcnow())
     dbs.commit()
@@ -160,12 +200,24 @@ class MeOut(Schema):
 @public
 @bp.input(LoginIn, arg_name="body")
 @bp.output(LoginOut)
-@bp.doc(responses={401: "wrong tenant, username or password"})
+@bp.doc(responses={401: "wrong tenant, username or password", 429: "too many failed logins"})
 def login(body: dict[str, Any]) -> Any:
-    """Exchange credentials for a bearer token with an expiry."""
-    issued = start_session(
-        tenant=body["tenant"], username=body["username"], password=body["password"], kind="api"
-    )
+    """Exchange credentials for a bearer token with an expiry.
+
+    After too many failures for an account or from an address: 429 with
+    Retry-After, whatever the password.
+    """
+    try:
+        issued = start_session(
+            tenant=body["tenant"], username=body["username"], password=body["password"], kind="api"
+        )
+    except Throttled as exc:
+        raise api_error(
+            429,
+            "too_many_attempts",
+            "too many failed logins; wait before trying again",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     if issued is None:
         raise api_error(401, "invalid_credentials", "wrong tenant, username or password")
     raw, token, _user = issued

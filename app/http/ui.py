@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app import graph
 from app.errors import NotFound
-from app.http.auth import end_session, public, requires, start_session
+from app.http.auth import Throttled, end_session, public, requires, start_session
 from app.http.context import db_session, principal
 from app.http.errors import api_error
 from app.search import search_entities
@@ -52,12 +52,17 @@ def login() -> Any:
     """Log in with tenant, username and password (operators leave the tenant empty)."""
     form = LoginForm()
     if form.validate_on_submit():
-        issued = start_session(
-            tenant=(form.tenant.data or "").strip() or None,
-            username=form.username.data or "",
-            password=form.password.data or "",
-            kind="web",
-        )
+        try:
+            issued = start_session(
+                tenant=(form.tenant.data or "").strip() or None,
+                username=form.username.data or "",
+                password=form.password.data or "",
+                kind="web",
+            )
+        except Throttled as exc:
+            form.password.errors = [f"Too many failed logins. Try again in {exc.retry_after} s."]
+            page = render_template("login.html", form=form)
+            return page, 429, {"Retry-After": str(exc.retry_after)}
         if issued is not None:
             raw, _token, _user = issued
             session.clear()
