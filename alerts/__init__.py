@@ -1,0 +1,2 @@
+"""Alerting: incidents now; SLO rules, Alertmanager routing and paging later.
+Imports no Flask."""

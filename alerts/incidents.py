@@ -1,0 +1,134 @@
+"""Incidents: the one interface through which a broken thing is declared and cleared.
+
+Rules (a probe's failure threshold today, SLO burn rates later) call
+:func:`open_incident` and :func:`resolve_incident`; both tell every configured
+notifier. Notifiers are a registry of name -> "module:Class" (imported on first
+use); the only one today records to the database. Paging (PagerDuty) plugs in
+as another notifier.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.models import Incident, IncidentNotification
+
+NOTIFIERS: Final[dict[str, str]] = {
+    "database": "alerts.incidents:DatabaseNotifier",
+}
+
+
+class Notifier(Protocol):
+    name: str
+
+    def notify(self, *, session: Session, incident: Incident, event: str, now: datetime) -> None:
+        """Tell someone that ``incident`` was "opened" or "resolved"."""
+
+
+class DatabaseNotifier:
+    """Records each event as a row: the local outbox the ops page shows."""
+
+    name = "database"
+
+    def notify(self, *, session: Session, incident: Incident, event: str, now: datetime) -> None:
+        session.add(
+            IncidentNotification(
+                incident_id=incident.id, notifier=self.name, event=event, created_at=now
+            )
+        )
+
+
+def load_notifiers(names: Iterable[str]) -> list[Notifier]:
+    """Instances of the named notifiers; an unknown name is an error, not a no-op."""
+    found: list[Notifier] = []
+    for name in names:
+        if name not in NOTIFIERS:
+            raise ValueError(f"unknown incident notifier {name!r}; known: {sorted(NOTIFIERS)}")
+        module, _, attribute = NOTIFIERS[name].partition(":")
+        found.append(getattr(importlib.import_module(module), attribute)())
+    return found
+
+
+def current(*, session: Session, key: str) -> Incident | None:
+    """The open incident for ``key``, if any."""
+    return session.scalars(
+        select(Incident).where(Incident.key == key, Incident.status == "open")
+    ).first()
+
+
+def last_resolved_at(*, session: Session, key: str) -> datetime | None:
+    return session.scalars(
+        select(Incident.resolved_at)
+        .where(Incident.key == key, Incident.status == "resolved")
+        .order_by(Incident.resolved_at.desc())
+        .limit(1)
+    ).first()
+
+
+def open_incident(
+    *,
+    session: Session,
+    key: str,
+    title: str,
+    details: dict[str, Any],
+    now: datetime,
+    notifiers: Sequence[Notifier],
+) -> Incident:
+    """Open an incident for ``key``, or return the one already open (idempotent)."""
+    existing = current(session=session, key=key)
+    if existing is not None:
+        return existing
+    incident = Incident(
+        id=str(uuid.uuid4()), key=key, title=title, status="open", opened_at=now, details=details
+    )
+    try:
+        with session.begin_nested():  # another process may have opened it just now
+            session.add(incident)
+    except IntegrityError:
+        raced = current(session=session, key=key)
+        if raced is None:
+            raise
+        return raced
+    for notifier in notifiers:
+        notifier.notify(session=session, incident=incident, event="opened", now=now)
+    return incident
+
+
+def resolve_incident(
+    *, session: Session, incident: Incident, now: datetime, notifiers: Sequence[Notifier]
+) -> Incident:
+    if incident.status != "open":
+        return incident
+    incident.status = "resolved"
+    incident.resolved_at = now
+    session.flush()
+    for notifier in notifiers:
+        notifier.notify(session=session, incident=incident, event="resolved", now=now)
+    return incident
+
+
+def list_incidents(
+    *, session: Session, status: str | None = None, limit: int = 50
+) -> list[Incident]:
+    statement = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+    if status:
+        statement = statement.where(Incident.status == status)
+    return list(session.scalars(statement))
+
+
+def notifications(*, session: Session, incident_id: str) -> list[IncidentNotification]:
+    return list(
+        session.scalars(
+            select(IncidentNotification)
+            .where(IncidentNotification.incident_id == incident_id)
+            .order_by(IncidentNotification.id)
+        )
+    )

@@ -1,0 +1,232 @@
+"""The ops API: probes, their runs and artifacts, incidents. Operators only.
+
+A thin adapter over ``probes.service`` and ``alerts.incidents``; running a
+probe goes through this process's ``ProbeRuntime`` (app.probing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
+from apiflask.validators import OneOf, Range
+from flask import current_app, send_file, url_for
+from werkzeug.wrappers import Response
+
+from alerts import incidents
+from alerts.models import Incident
+from app.http.auth import requires
+from app.http.context import db_session
+from app.http.errors import api_error
+from app.probing import ProbeRuntime
+from probes import service
+from probes.journeys import load
+from probes.models import ProbeRun
+
+bp = APIBlueprint("ops", __name__, url_prefix="/api/v1", tag="Ops")
+NOT_FOUND: dict[int | str, Any] = {404: "no such probe, run or artifact (or retention removed it)"}
+FILE: dict[int | str, Any] = {200: {"description": "the file"}}
+
+
+def runtime() -> ProbeRuntime:
+    return cast(ProbeRuntime, current_app.extensions["summit.probes"])
+
+
+class StepOut(Schema):
+    name = String(required=True)
+    ms = Float(required=True)
+    ok = Boolean(required=True)
+    error = String(allow_none=True)
+
+
+class ArtifactOut(Schema):
+    name = String(required=True)
+    url = String(required=True, metadata={"description": "download (operator token)"})
+
+
+class RunOut(Schema):
+    id = String(required=True)
+    probe = String(required=True)
+    trigger = String(required=True, metadata={"description": "schedule, api, ui or cli"})
+    status = String(required=True, validate=OneOf(["pass", "fail"]))
+    started_at = String(required=True)
+    duration_ms = Float(required=True)
+    steps = List(Nested(StepOut), required=True)
+    failed_step = String(allow_none=True)
+    error = String(allow_none=True)
+    artifacts = List(Nested(ArtifactOut), required=True)
+
+
+class RecordedRunOut(RunOut):
+    """RunOut at the top level (apispec warns when one class is both nested and top-level)."""
+
+
+class ProbeOut(Schema):
+    name = String(required=True)
+    kind = String(required=True, validate=OneOf(["browser", "http"]))
+    interval_seconds = Integer(required=True)
+    status = String(required=True, validate=OneOf(["unknown", "green", "failing", "red"]))
+    last_run = Nested(RunOut, allow_none=True)
+    open_incident = String(allow_none=True)
+
+
+class ProbesOut(Schema):
+    probes = List(Nested(ProbeOut), required=True)
+    scheduler = String(required=True, metadata={"description": "leader, standby, disabled…"})
+
+
+class RunsQuery(Schema):
+    limit = Integer(load_default=20, validate=Range(1, 200))
+
+
+class RunsOut(Schema):
+    runs = List(Nested(RunOut), required=True)
+
+
+class IncidentOut(Schema):
+    id = String(required=True)
+    key = String(required=True)
+    title = String(required=True)
+    status = String(required=True, validate=OneOf(["open", "resolved"]))
+    opened_at = String(required=True)
+    resolved_at = String(allow_none=True)
+    details = Dict(required=True)
+    artifacts = List(Nested(ArtifactOut), required=True)
+
+
+class IncidentsQuery(Schema):
+    status = String(validate=OneOf(["open", "resolved"]))
+    limit = Integer(load_default=50, validate=Range(1, 500))
+
+
+class IncidentsOut(Schema):
+    incidents = List(Nested(IncidentOut), required=True)
+
+
+def artifact_links(probe: str, run_id: str, paths: list[str], *, web: bool) -> list[dict[str, str]]:
+    endpoint = "ops_ui.artifact" if web else "ops.artifact"
+    names = [Path(path).name for path in paths]
+    return [
+        {"name": n, "url": url_for(endpoint, name=probe, run_id=run_id, artifact=n)} for n in names
+    ]
+
+
+def run_json(run: ProbeRun, *, web: bool = False) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "probe": run.probe,
+        "trigger": run.trigger,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "duration_ms": round(run.duration_ms, 3),
+        "steps": run.steps,
+        "failed_step": run.failed_step,
+        "error": run.error,
+        "artifacts": artifact_links(run.probe, run.id, run.artifacts, web=web),
+    }
+
+
+def incident_json(incident: Incident, *, web: bool = False) -> dict[str, Any]:
+    details = incident.details
+    paths = [str(p) for p in details.get("artifacts", [])]
+    return {
+        "id": incident.id,
+        "key": incident.key,
+        "title": incident.title,
+        "status": incident.status,
+        "opened_at": incident.opened_at.isoformat(),
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "details": details,
+        "artifacts": artifact_links(
+            str(details.get("probe")), str(details.get("run_id")), paths, web=web
+        ),
+    }
+
+
+def probe_json(name: str) -> dict[str, Any]:
+    from app.scheduler import JOBS
+
+    session = db_session()
+    status, incident = service.status(session=session, probe=name)
+    latest = service.recent_runs(session=session, probe=name, limit=1)
+    setting = JOBS[name][0] if name in JOBS else None
+    return {
+        "name": name,
+        "kind": load(name).kind,
+        "interval_seconds": getattr(runtime().settings, setting) if setting else 0,
+        "status": status,
+        "last_run": run_json(latest[0]) if latest else None,
+        "open_incident": incident.id if incident else None,
+    }
+
+
+@bp.get("/probes")
+@requires("view_ops")
+@bp.output(ProbesOut)
+def list_probes() -> Any:
+    """Every probe: status (red while an incident is open), interval, latest run."""
+    from app.scheduler import state
+
+    return {
+        "probes": [probe_json(name) for name in runtime().names],
+        "scheduler": state(current_app),
+    }
+
+
+@bp.post("/probes/<name>/run")
+@requires("run_probes")
+@bp.output(RecordedRunOut, status_code=201)
+@bp.doc(responses=NOT_FOUND)
+def run_probe(name: str) -> Any:
+    """Run a probe now, wait for it, and return the recorded run (passed or not)."""
+    # The guard opened a write transaction for this POST; a probe takes a second
+    # and its own login must write a token, so hold no lock while it runs.
+    db_session().rollback()
+    return run_json(runtime().run(name, trigger="api"))
+
+
+@bp.get("/probes/<name>/runs")
+@requires("view_ops")
+@bp.input(RunsQuery, location="query", arg_name="query")
+@bp.output(RunsOut)
+@bp.doc(responses=NOT_FOUND)
+def list_runs(name: str, query: dict[str, Any]) -> Any:
+    """A probe's latest runs, newest first, with per-step timings."""
+    load(name)
+    runs = service.recent_runs(session=db_session(), probe=name, limit=query["limit"])
+    return {"runs": [run_json(run) for run in runs]}
+
+
+@bp.get("/probes/<name>/runs/<run_id>/artifacts/<artifact>")
+@requires("view_ops")
+@bp.doc(responses={**FILE, **NOT_FOUND})
+def artifact(name: str, run_id: str, artifact: str) -> Response:
+    """A failed run's artifact: ``trace.zip`` (open with ``playwright show-trace``),
+    ``screenshot.png``, or the policy probe's ``decisions.json``."""
+    return send_artifact(name, run_id, artifact)
+
+
+def send_artifact(name: str, run_id: str, artifact: str) -> Response:
+    run = service.get_run(session=db_session(), run_id=run_id)
+    wanted = [
+        p for p in (run.artifacts if run and run.probe == name else []) if Path(p).name == artifact
+    ]
+    root = runtime().config.artifacts_dir
+    path = (root / wanted[0]).resolve() if wanted else None
+    if path is None or not path.is_relative_to(root) or not path.is_file():
+        raise api_error(404, "not_found", "no such artifact (retention may have removed it)")
+    return send_file(path, as_attachment=True, download_name=f"{name}-{run_id[:8]}-{artifact}")
+
+
+@bp.get("/incidents")
+@requires("view_ops")
+@bp.input(IncidentsQuery, location="query", arg_name="query")
+@bp.output(IncidentsOut)
+def list_incidents(query: dict[str, Any]) -> Any:
+    """Incidents, newest first, each with its failing run and that run's artifacts."""
+    found = incidents.list_incidents(
+        session=db_session(), status=query.get("status"), limit=query["limit"]
+    )
+    return {"incidents": [incident_json(incident) for incident in found]}

@@ -1,0 +1,280 @@
+"""Golden-path probe benchmark: run time with a warm and a cold browser, and memory.
+
+Seeds the demo data, starts `summit serve` (gunicorn, scheduler off so only
+this script drives traffic) on 127.0.0.1, then runs the real golden-path
+journey (probes.runner.execute: login -> search -> open entity -> assert page)
+through the runner's browser thread:
+
+- warm: one Chromium kept open, a fresh context per run (what the scheduler
+  leader does);
+- cold browser: Chromium launched and closed around each run, the Playwright
+  driver kept (what a non-leader worker does for "run now");
+- cold start: a new runner per run (Playwright driver and Chromium started);
+- floor: the same four page loads with `requests`, no browser: the server's
+  share of a run.
+
+Memory is PSS (proportional set size, /proc/<pid>/smaps_rollup) of this
+process and its descendants (Playwright's driver and Chromium's processes),
+before the runner starts, idle with a warm browser, and the peak sampled every
+50 ms during five more warm runs (not the timed ones). Every process is stopped by PID at the end.
+
+    .venv/bin/python benchmarks/golden_path.py [--runs 30] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.db import utcnow  # noqa: E402
+from probes.journey import ProbeConfig, Target  # noqa: E402
+from probes.procfs import command, descendants, pss_bytes  # noqa: E402
+from probes.runner import BrowserRunner, execute  # noqa: E402
+
+PASSWORD = "bench-password"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+MB = 1024 * 1024
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def summary(name: str, values: list[float]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "runs": len(values),
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
+
+
+SERVER: list[int] = []  # `summit serve` and its workers are ours too, but not the runner's
+
+
+def memory() -> dict[str, Any]:
+    me = os.getpid()
+    server = set(SERVER) | {pid for root in SERVER for pid in descendants(root)}
+    kids = [pid for pid in descendants(me) if pid not in server]
+    chromium = [pid for pid in kids if "chrom" in command(pid)]
+    driver = [pid for pid in kids if pid not in chromium]
+    return {
+        "python": pss_bytes(me),
+        "driver": sum(pss_bytes(pid) for pid in driver),
+        "chromium": sum(pss_bytes(pid) for pid in chromium),
+        "chromium_processes": len(chromium),
+    }
+
+
+def total(mem: dict[str, Any]) -> int:
+    return int(mem["python"] + mem["driver"] + mem["chromium"])
+
+
+class PeakSampler:
+    """The largest total PSS seen, sampled every 50 ms on a thread of its own."""
+
+    def __init__(self) -> None:
+        self.peak: dict[str, Any] = memory()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            now = memory()
+            if total(now) > total(self.peak):
+                self.peak = now
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed_runs(
+    config: ProbeConfig, runner_for: Callable[[], BrowserRunner], n: int
+) -> dict[str, Any]:
+    durations: list[float] = []
+    steps: dict[str, list[float]] = {}
+    for _ in range(n):
+        runner = runner_for()
+        started = time.perf_counter()
+        result = execute("golden-path", config=config, browser=runner, now=utcnow)
+        wall = (time.perf_counter() - started) * 1000
+        if not result.passed:
+            raise SystemExit(f"golden path failed at {result.failed_step}: {result.error}")
+        durations.append(wall)
+        for step in result.steps:
+            steps.setdefault(step.name, []).append(step.ms)
+    return {"total": durations, "steps": steps}
+
+
+def floor_runs(base: str, n: int) -> list[float]:
+    """The journey's four page loads over HTTP without a browser."""
+    durations = []
+    for _ in range(n):
+        started = time.perf_counter()
+        with requests.Session() as http:
+            page = http.get(f"{base}/login", timeout=10).text
+            token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+            form = {"csrf_token": token.group(1) if token else "", "tenant": "acme",
+                    "username": "synthetic", "password": PASSWORD}  # fmt: skip
+            http.post(f"{base}/login", data=form, timeout=10).raise_for_status()
+            found = http.get(f"{base}/search?q=rocket", timeout=10).text
+            entity = re.search(r'href="(/entities/[^"]+)">Acme Rocket Works<', found)
+            if entity is None:
+                raise SystemExit("floor: the search page has no Acme Rocket Works")
+            http.get(f"{base}{entity.group(1)}", timeout=10).raise_for_status()
+        durations.append((time.perf_counter() - started) * 1000)
+    return durations
+
+
+def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    subprocess.run([sys.executable, "-m", "app.cli", "demo", "--seed-only"], env=env, cwd=ROOT,
+                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"], env=env, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def wait_ready(base: str) -> None:
+    for _ in range(150):
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or a worker still booting
+            pass
+        time.sleep(0.2)
+    raise SystemExit("server did not become ready")
+
+
+def measure(base: str, runs: int, artifacts: Path) -> dict[str, Any]:
+    config = ProbeConfig(
+        target=Target(base_url=base, tenant="acme", username="synthetic", password=PASSWORD),
+        artifacts_dir=artifacts, chromium_path=CHROMIUM, timeout_seconds=10,
+    )  # fmt: skip
+    results: dict[str, Any] = {"memory_before": memory()}
+    floor_runs(base, 3)  # warm every worker
+    results["floor"] = floor_runs(base, runs)
+    warm = BrowserRunner(chromium_path=CHROMIUM)
+    try:
+        timed_runs(config, lambda: warm, 3)  # launch, and warm the server's caches
+        results["warm"] = timed_runs(config, lambda: warm, runs)
+        # Sampled on separate runs: walking /proc every 50 ms holds the GIL that
+        # the Playwright calls of the timed runs need.
+        with PeakSampler() as sampler:
+            timed_runs(config, lambda: warm, 5)
+        results["memory_peak"] = sampler.peak
+        results["memory_idle"] = memory()
+    finally:
+        warm.close()
+    cold = BrowserRunner(chromium_path=CHROMIUM, keep_warm=lambda: False)
+    try:
+        results["cold_browser"] = timed_runs(config, lambda: cold, runs)
+    finally:
+        cold.close()
+    fresh: list[BrowserRunner] = []
+
+    def new_runner() -> BrowserRunner:
+        for old in fresh:
+            old.close()
+        fresh[:] = [BrowserRunner(chromium_path=CHROMIUM)]
+        return fresh[0]
+
+    try:
+        results["cold_start"] = timed_runs(config, new_runner, runs)
+    finally:
+        for old in fresh:
+            old.close()
+    return results
+
+
+def report(results: dict[str, Any], runs: int) -> None:
+    rows = [
+        summary("floor: the 4 page loads, no browser", results["floor"]),
+        summary("warm browser (fresh context per run)", results["warm"]["total"]),
+        summary("cold browser (Chromium launched per run)", results["cold_browser"]["total"]),
+        summary("cold start (driver + Chromium per run)", results["cold_start"]["total"]),
+    ]
+    print(f"\ngolden path, {runs} runs each (ms)")
+    print(f"{'':44} {'P50':>7} {'P95':>7} {'max':>7} {'mean':>7}")
+    for row in rows:
+        figures = " ".join(f"{row[key]:7.0f}" for key in ("p50", "p95", "max", "mean"))
+        print(f"{row['name']:44} {figures}")
+    print("\nwarm, per step (ms)")
+    for step, values in results["warm"]["steps"].items():
+        print(f"  {step:14} P50 {pct(values, 50):6.0f}  P95 {pct(values, 95):6.0f}")
+    for label in ("memory_before", "memory_idle", "memory_peak"):
+        mem = results[label]
+        parts = " + ".join(
+            f"{part} {mem[part] / MB:.0f}" for part in ("python", "driver", "chromium")
+        )
+        print(f"{label:14} total {total(mem) / MB:6.0f} MB = {parts} MB "
+              f"({mem['chromium_processes']} Chromium processes)")  # fmt: skip
+    warm_p95 = summary("", results["warm"]["total"])["p95"]
+    verdict = "met" if warm_p95 <= 1000 else "NOT met"
+    print(f"\nbar: warm P95 <= 1000 ms: {verdict} ({warm_p95:.0f} ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="per mode (at least 20)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)")
+    var = Path(tempfile.mkdtemp(prefix="summit-bench-probe-"))
+    port = free_port()
+    env = {**os.environ, "SUMMIT_VAR_DIR": str(var), "SUMMIT_PORT": str(port),
+           "SUMMIT_LOG_LEVEL": "WARNING", "SUMMIT_DEMO_PASSWORD": PASSWORD,
+           "SUMMIT_SCHEDULER": "false"}  # fmt: skip
+    env.pop("DATABASE_URL", None)
+    server = start_server(env)
+    SERVER.append(server.pid)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base)
+        results = measure(base, args.runs, var / "artifacts")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(var, ignore_errors=True)
+    report(results, args.runs)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
