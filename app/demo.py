@@ -18,8 +18,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.graph import flatten_attributes
+from app.graph import edge_bytes, entity_bytes, flatten_attributes
 from app.models import Edge, Entity, Tenant, User
+from app.quotas.service import DEFAULT_LIMITS, Limits, charge, ensure_rows
 from app.security import Passwords
 from app.tenancy import ALL_TENANTS
 
@@ -163,10 +164,13 @@ def seed(
     password: str,
     now: datetime,
     entities_per_tenant: int = 300,
+    quota_defaults: Limits = DEFAULT_LIMITS,
 ) -> SeedReport:
     report = SeedReport()
     with db.session(tenant_id=ALL_TENANTS, write=True) as session:
         tenant_ids = _seed_tenants(session, now, report)
+        for tenant_id in tenant_ids.values():
+            ensure_rows(session=session, tenant_id=tenant_id, defaults=quota_defaults, now=now)
         _seed_users(session, tenant_ids, passwords, password, now, report)
         for slug, tenant_id in tenant_ids.items():
             _seed_graph(session, slug, tenant_id, entities_per_tenant, now, report)
@@ -233,6 +237,10 @@ def _seed_graph(
     if rows:
         session.execute(insert(Entity), rows)
         report.entities += len(rows)
+        used = sum(
+            entity_bytes(r["kind"], r["name"], r["dataset"], r["attributes"], None) for r in rows
+        )
+        charge(session=session, tenant_id=tenant_id, delta=used, enforce=False)
     edges_present = set(session.scalars(select(Edge.id).where(Edge.tenant_id == tenant_id)))
     edge_rows = [
         {
@@ -249,3 +257,5 @@ def _seed_graph(
     if edge_rows:
         session.execute(insert(Edge), edge_rows)
         report.edges += len(edge_rows)
+        used = sum(edge_bytes(e["source_id"], e["target_id"], e["kind"], {}) for e in edge_rows)
+        charge(session=session, tenant_id=tenant_id, delta=used, enforce=False)

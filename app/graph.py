@@ -17,6 +17,7 @@ from sqlalchemy.util.typing import TupleAny
 
 from app.errors import NotFound
 from app.models import Edge, Entity
+from app.quotas.service import bump_generation, charge, stored_bytes
 
 EDITABLE = ("kind", "name", "dataset", "attributes", "subject")
 
@@ -39,6 +40,15 @@ def flatten_attributes(attributes: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def entity_bytes(kind: str, name: str, dataset: str, attributes: Any, subject: Any) -> int:
+    """An entity's cost against its tenant's storage quota."""
+    return stored_bytes(kind, name, dataset, attributes, subject)
+
+
+def edge_bytes(source_id: str, target_id: str, kind: str, attributes: Any) -> int:
+    return stored_bytes(source_id, target_id, kind, attributes)
+
+
 def live_entities() -> Select[Entity]:
     return select(Entity).where(Entity.deleted_at.is_(None))
 
@@ -55,6 +65,7 @@ def create_entity(
     actor: str,
     now: datetime,
 ) -> Entity:
+    charge(session=session, delta=entity_bytes(kind, name, dataset, attributes, subject))
     entity = Entity(
         kind=kind,
         name=name,
@@ -136,20 +147,27 @@ def update_entity(
     *, session: Session, entity_id: str, changes: dict[str, Any], actor: str, now: datetime
 ) -> Entity:
     entity = get_entity(session=session, entity_id=entity_id)
+    before = _size(entity)
     for field in EDITABLE:
         if field in changes:
             setattr(entity, field, changes[field])
     if "attributes" in changes:
         entity.search_text = flatten_attributes(changes["attributes"])
+    charge(session=session, delta=_size(entity) - before)
     entity.updated_by = actor
     entity.updated_at = now
     session.flush()
     return entity
 
 
+def _size(entity: Entity) -> int:
+    return entity_bytes(entity.kind, entity.name, entity.dataset, entity.attributes, entity.subject)
+
+
 def delete_entity(*, session: Session, entity_id: str, actor: str, now: datetime) -> None:
     """Soft delete: hidden from every read at once, purged after retention."""
     entity = get_entity(session=session, entity_id=entity_id)
+    bump_generation(session=session)  # still stored until purged, but no longer visible
     entity.deleted_at = now
     entity.updated_by = actor
     entity.updated_at = now
@@ -170,6 +188,7 @@ def create_edge(
     """Both ends must be live entities of the caller's tenant, else NotFound."""
     for entity_id in {source_id, target_id}:
         get_entity(session=session, entity_id=entity_id)
+    charge(session=session, delta=edge_bytes(source_id, target_id, kind, attributes))
     edge = Edge(
         source_id=source_id,
         target_id=target_id,

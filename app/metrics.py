@@ -13,6 +13,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -25,6 +26,9 @@ LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.5, 1.0, 1.5, 2.5
 
 # The policy SLO is 10 ms, our bar 0.1 ms in-process: both are bucket edges.
 DECISION_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
+
+# The golden-path bar is 1 s per run with a warm browser; a cold one takes ~1.5 s.
+PROBE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
 
 HTTP_LABELS = ("route", "method", "tenant", "traffic")
 NO_TENANT = "-"
@@ -64,6 +68,66 @@ class Metrics:
             "Time the policy engine took to decide",
             ("source",),
             buckets=DECISION_BUCKETS,
+            registry=registry,
+        )
+
+        self._probe_metrics(registry)
+        self._quota_metrics(registry)
+
+    def _probe_metrics(self, registry: CollectorRegistry) -> None:
+        # Only the scheduler leader (or a manual run) writes these; under gunicorn
+        # "mostrecent" makes /metrics show the latest write of any worker.
+        self.probe_success = Gauge(
+            "probe_success",
+            "1 when the probe's latest run passed, 0 when it failed",
+            ("probe",),
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.probe_duration = Histogram(
+            "probe_duration_seconds",
+            "Probe run time, per step and for the whole run (step=total)",
+            ("probe", "step"),
+            buckets=PROBE_BUCKETS,
+            registry=registry,
+        )
+        self.probe_runs = Counter(
+            "probe_runs",
+            "Probe runs by result (pass, fail)",
+            ("probe", "result"),
+            registry=registry,
+        )
+
+    def initialise_probes(self, probes: list[str]) -> None:
+        for probe in probes:
+            for result in ("pass", "fail"):
+                self.probe_runs.labels(probe, result)
+
+    def observe_probe(
+        self, *, probe: str, passed: bool, seconds: float, steps: list[tuple[str, float]]
+    ) -> None:
+        self.probe_success.labels(probe).set(1 if passed else 0)
+        self.probe_runs.labels(probe, "pass" if passed else "fail").inc()
+        self.probe_duration.labels(probe, "total").observe(seconds)
+        for step, step_seconds in steps:
+            self.probe_duration.labels(probe, step).observe(step_seconds)
+
+    def _quota_metrics(self, registry: CollectorRegistry) -> None:
+        self.cache_requests = Counter(
+            "summit_cache_requests",
+            "HOT query cache lookups, by kind (search, entity) and result (hit, miss)",
+            ("kind", "result"),
+            registry=registry,
+        )
+        self.cache_evictions = Counter(
+            "summit_cache_evictions",
+            "Cached answers dropped for room before their TTL (process-memory cache)",
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "summit_rate_limited",
+            "Requests refused with 429 by a tenant's rate limit, by tenant and route",
+            ("tenant", "route"),
             registry=registry,
         )
 

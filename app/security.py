@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import AuthToken, Tenant, User
+from app.quotas.models import TenantQuota, TenantUsage
 
 TOKEN_PREFIX = "smt_"  # noqa: S105 - lets secret scanners spot our tokens
 
@@ -62,6 +63,11 @@ class Principal:
     tenant_id: int | None
     tenant_slug: str | None
     token_id: int
+    # The tenant's rate limits and cache generation, read with the token in
+    # one query, so an operator's bump or another worker's write counts at once.
+    qps: int | None = None
+    burst: int | None = None
+    generation: int = 0
 
 
 class TokenRejected(Exception):
@@ -111,6 +117,8 @@ def issue_token(
 
 _TOKENS = AuthToken.__table__.c
 _USERS = User.__table__.c
+_QUOTAS = TenantQuota.__table__.c
+_USAGE = TenantUsage.__table__.c
 # Plain Core on platform tables, built once: this runs on every API request,
 # and the ORM path cost ~0.5 ms here.
 _TOKEN_LOOKUP = (
@@ -123,10 +131,15 @@ _TOKEN_LOOKUP = (
         _USERS.role,
         _USERS.tenant_id,
         Tenant.__table__.c.slug,
+        _QUOTAS.qps,
+        _QUOTAS.burst,
+        _USAGE.generation,
     )
     .select_from(AuthToken.__table__)
     .join(User.__table__, _USERS.id == _TOKENS.user_id)
     .outerjoin(Tenant.__table__, Tenant.__table__.c.id == _USERS.tenant_id)
+    .outerjoin(TenantQuota.__table__, _QUOTAS.tenant_id == _USERS.tenant_id)
+    .outerjoin(TenantUsage.__table__, _USAGE.tenant_id == _USERS.tenant_id)
     .where(_TOKENS.token_hash == bindparam("digest"), _TOKENS.kind == bindparam("kind"))
 )
 
@@ -140,7 +153,17 @@ def resolve_token(*, session: Session, raw: str, kind: str, now: datetime) -> Pr
         raise TokenRejected("invalid_token", "the token has been revoked")
     if row.expires_at <= now:
         raise TokenRejected("token_expired", "the token has expired; log in again")
-    return Principal(row.user_id, row.username, row.role, row.tenant_id, row.slug, row.id)
+    return Principal(
+        row.user_id,
+        row.username,
+        row.role,
+        row.tenant_id,
+        row.slug,
+        row.id,
+        row.qps,
+        row.burst,
+        row.generation or 0,
+    )
 
 
 def revoke_token(*, session: Session, token_id: int, now: datetime) -> None:

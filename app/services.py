@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.cache import QueryCache
 from app.db import Database
 from app.metrics import Metrics
 from app.policy.engine import PolicyEngine
 from app.policy.log import DecisionLog
+from app.quotas.ratelimit import TenantRateLimiter
+from app.quotas.rejections import RejectionLog
+from app.quotas.service import Limits
 from app.security import LoginThrottle, Passwords
 from app.settings import Settings
 
@@ -21,8 +25,13 @@ class Services:
     policy: PolicyEngine
     decisions: DecisionLog
     throttle: LoginThrottle
+    limiter: TenantRateLimiter
+    rejections: RejectionLog
+    cache: QueryCache
+    quota_defaults: Limits
 
     def close(self) -> None:
         """Flush what is buffered, then let go of connections."""
         self.decisions.close()
+        self.rejections.close()
         self.db.dispose()

@@ -16,7 +16,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from app.quotas.service import DEFAULT_LIMITS
+
 DEMO_DEFAULT_PASSWORD = "summit-demo"  # noqa: S105 - the documented demo password
+KNOWN_FAULTS = frozenset({"search"})  # app/faults.py: switches for tests only
 
 
 class SettingsError(RuntimeError):
@@ -60,6 +63,99 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, ge=1, le=1000, validation_alias="SUMMIT_LOGIN_MAX_FAILURES")
     login_window_seconds: int = Field(
         300, ge=1, le=86400, validation_alias="SUMMIT_LOGIN_WINDOW_SECONDS"
+    )
+
+    # probes (issue 5)
+    scheduler: bool = Field(False, validation_alias="SUMMIT_SCHEDULER")
+    scheduler_lease_seconds: int = Field(
+        30, ge=2, le=3600, validation_alias="SUMMIT_SCHEDULER_LEASE_SECONDS"
+    )
+    chromium_path: str = Field("/usr/bin/chromium", validation_alias="CHROMIUM_PATH")
+    probe_target_url: str = Field("", validation_alias="SUMMIT_PROBE_TARGET_URL")
+    probe_tenant: str = Field("acme", validation_alias="SUMMIT_PROBE_TENANT")
+    probe_username: str = Field("synthetic", validation_alias="SUMMIT_PROBE_USERNAME")
+    probe_password: str = Field("", validation_alias="SUMMIT_PROBE_PASSWORD")
+    probe_search_query: str = Field("rocket", validation_alias="SUMMIT_PROBE_SEARCH_QUERY")
+    probe_entity_name: str = Field("Acme Rocket Works", validation_alias="SUMMIT_PROBE_ENTITY")
+    probe_other_tenant: str = Field("globex", validation_alias="SUMMIT_PROBE_OTHER_TENANT")
+    probe_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, validation_alias="SUMMIT_PROBE_TIMEOUT_SECONDS"
+    )
+    probe_decision_budget_ms: float = Field(
+        10.0, gt=0, validation_alias="SUMMIT_PROBE_DECISION_BUDGET_MS"
+    )
+    probe_golden_path_interval_seconds: int = Field(
+        60, ge=1, le=86400, validation_alias="SUMMIT_PROBE_GOLDEN_PATH_INTERVAL_SECONDS"
+    )
+    probe_policy_interval_seconds: int = Field(
+        60, ge=1, le=86400, validation_alias="SUMMIT_PROBE_POLICY_INTERVAL_SECONDS"
+    )
+    probe_fail_threshold: int = Field(
+        3, ge=1, le=100, validation_alias="SUMMIT_PROBE_FAIL_THRESHOLD"
+    )
+    probe_fail_window: int = Field(3, ge=1, le=100, validation_alias="SUMMIT_PROBE_FAIL_WINDOW")
+    probe_recover_after: int = Field(2, ge=1, le=100, validation_alias="SUMMIT_PROBE_RECOVER_AFTER")
+    probe_artifacts_keep: int = Field(
+        20, ge=1, le=10000, validation_alias="SUMMIT_PROBE_ARTIFACTS_KEEP"
+    )
+    incident_notifiers: str = Field("database", validation_alias="SUMMIT_INCIDENT_NOTIFIERS")
+    faults: str = Field("", validation_alias="SUMMIT_FAULTS")
+
+    @model_validator(mode="after")
+    def _probes_are_consistent(self) -> Settings:
+        if self.probe_fail_threshold > self.probe_fail_window:
+            raise ValueError("SUMMIT_PROBE_FAIL_THRESHOLD must not exceed SUMMIT_PROBE_FAIL_WINDOW")
+        unknown = self.fault_names - KNOWN_FAULTS
+        if unknown:
+            raise ValueError(f"SUMMIT_FAULTS: unknown faults {sorted(unknown)}")
+        if self.fault_names and self.env != "test":
+            raise ValueError("SUMMIT_FAULTS breaks things on purpose: only with SUMMIT_ENV=test")
+        return self
+
+    @property
+    def fault_names(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.faults.split(",") if name.strip())
+
+    @property
+    def incident_notifier_names(self) -> list[str]:
+        return [name.strip() for name in self.incident_notifiers.split(",") if name.strip()]
+
+    @property
+    def probe_base_url(self) -> str:
+        """Where probes go: the setting, or this server on the loopback."""
+        return (self.probe_target_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    @property
+    def probe_secret(self) -> str:
+        """The synthetic user's password; the demo password in demo mode."""
+        if self.probe_password:
+            return self.probe_password
+        return self.demo_password if self.demo_mode else ""
+
+    # quotas and the HOT query cache (issue 4)
+    default_qps: int = Field(
+        DEFAULT_LIMITS.qps, ge=1, le=100_000, validation_alias="SUMMIT_DEFAULT_QPS"
+    )
+    default_burst: int = Field(
+        DEFAULT_LIMITS.burst, ge=0, le=100_000, validation_alias="SUMMIT_DEFAULT_BURST"
+    )
+    default_concurrent_jobs: int = Field(
+        DEFAULT_LIMITS.concurrent_jobs,
+        ge=0,
+        le=1000,
+        validation_alias="SUMMIT_DEFAULT_CONCURRENT_JOBS",
+    )
+    default_storage_bytes: int = Field(
+        DEFAULT_LIMITS.storage_bytes,
+        ge=0,
+        le=10 * 1024**4,
+        validation_alias="SUMMIT_DEFAULT_STORAGE_BYTES",
+    )
+    cache_ttl_seconds: float = Field(
+        30.0, ge=0, le=3600, validation_alias="SUMMIT_CACHE_TTL_SECONDS"
+    )
+    cache_max_entries: int = Field(
+        10_000, ge=1, le=10_000_000, validation_alias="SUMMIT_CACHE_MAX_ENTRIES"
     )
 
     @field_validator("redis_url")

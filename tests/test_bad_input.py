@@ -150,3 +150,45 @@ def test_unknown_route_and_wrong_method_use_the_error_shape(world: World) -> Non
     wrong = world.client.put("/api/v1/search")
     assert wrong.status_code == 405
     assert wrong.get_json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (
+            '{"kind": "x", "name": "a", "dataset": "d", "attributes": {"n": ' + str(2**70) + "}}",
+            "body.attributes.n",
+        ),
+        ('{"kind": "x", "name": "\\udb7c", "dataset": "d"}', "body.name"),
+        ('{"kind": "x", "name": "a\\u0000b", "dataset": "d"}', "body.name"),
+        (
+            '{"kind": "x", "name": "a", "dataset": "d", "attributes": {"f": NaN}}',
+            "body.attributes.f",
+        ),
+        (
+            '{"kind": "x", "name": "a", "dataset": "d", "attributes": {"\\u0000": 1}}',
+            "body.attributes key",
+        ),
+    ],
+)
+def test_values_no_database_can_store_are_400(world: World, body: str, where: str) -> None:
+    before = entity_count(world.app)
+    response = post_raw(world, body)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "unsupported_value"
+    assert error["message"].startswith(where)
+    assert entity_count(world.app) == before
+
+
+def test_nul_in_query_or_path_is_400(world: World) -> None:
+    for url in ("/api/v1/search?q=a%00b", "/api/v1/entities/a%00b"):
+        response = world.client.get(url, headers=world.headers("alice"))
+        assert response.status_code == 400, url
+        assert response.get_json()["error"]["code"] == "unsupported_value"
+
+
+def test_unknown_query_parameters_are_400(world: World) -> None:
+    response = world.client.get("/api/v1/search?q=rocket&limt=5", headers=world.headers("alice"))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"] == {"query": {"limt": ["Unknown field."]}}

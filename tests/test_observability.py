@@ -111,7 +111,7 @@ def test_healthz_and_readyz(world: World) -> None:
     assert world.client.get("/healthz").get_json() == {"status": "ok"}
     ready = world.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["checks"] == {"database": "ok"}
+    assert ready.get_json()["checks"] == {"database": "ok", "scheduler": "disabled"}
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:

@@ -65,6 +65,8 @@ def requires(action: str, *, via: str = "bearer") -> Callable[[F], F]:
             caller = authenticate_caller()
             g.principal = caller
             svc = services()
+            if caller.tenant_id is not None:
+                _rate_limit(caller)
             decision = authz.authorize(
                 engine=svc.policy,
                 log=svc.decisions,
@@ -89,6 +91,43 @@ def requires(action: str, *, via: str = "bearer") -> Callable[[F], F]:
         return guarded  # type: ignore[return-value]
 
     return decorator
+
+
+def _rate_limit(caller: Principal) -> None:
+    """Spend one request of the caller's tenant budget, or refuse with 429."""
+    svc = services()
+    defaults = svc.quota_defaults
+    qps = caller.qps or defaults.qps
+    burst = defaults.burst if caller.burst is None else caller.burst
+    state = svc.limiter.hit(tenant=str(caller.tenant_id), qps=qps, burst=burst)
+    g.rate_state = state
+    if state.allowed:
+        return
+    route = request.url_rule.rule if request.url_rule else request.path
+    slug = caller.tenant_slug or "-"
+    svc.metrics.rate_limited.labels(slug, route).inc()
+    assert caller.tenant_id is not None
+    suppressed = svc.rejections.rejected(tenant_id=caller.tenant_id, route=route, reason="rate")
+    if suppressed is not None:
+        log.warning(
+            "rate limited",
+            extra={"tenant": slug, "route": route, "suppressed_since_last": suppressed},
+        )
+    raise api_error(
+        429,
+        "rate_limited",
+        f"tenant {slug} is over its rate limit ({qps}/s, burst {burst}); "
+        f"retry after {state.headers()['Retry-After']} s",
+        headers=state.headers(),
+    )
+
+
+def rate_limit_headers(response: Response) -> Response:
+    """Every response to a rate-limited caller says what budget is left."""
+    state = g.get("rate_state")
+    if state is not None and response.status_code != 429:
+        response.headers.extend(state.headers())
+    return response
 
 
 def _resolve(raw: str, kind: str) -> Principal:

@@ -6,12 +6,15 @@ import base64
 import binascii
 from typing import Any
 
+import orjson
 from apiflask import APIBlueprint
+from flask import Response
 
-from app import graph
+from app import faults, graph
+from app.cache import QueryCache
 from app.db import utcnow
 from app.http.auth import requires
-from app.http.context import db_session, json_response, principal
+from app.http.context import db_session, principal, services
 from app.http.errors import api_error
 from app.http.schemas import (
     EdgeIn,
@@ -26,7 +29,7 @@ from app.http.schemas import (
     SearchQuery,
 )
 from app.models import Entity
-from app.search import search_entities
+from app.search import search_entities, terms
 
 bp = APIBlueprint("graph", __name__, url_prefix="/api/v1", tag="Graph")
 
@@ -103,7 +106,14 @@ def list_entities(query: dict[str, Any]) -> Any:
 @bp.output(EntityWithEdgesOut)
 @bp.doc(responses=NOT_FOUND)
 def get_entity(entity_id: str) -> Any:
-    """One entity with its edges (both directions, to live entities only)."""
+    """One entity with its edges (both directions, to live entities only).
+
+    Served from the HOT cache when the same caller role of the tenant fetched
+    it since the tenant's last write (``X-Cache: HIT``)."""
+    key = _cache_key("entity", entity_id)
+    cached = services().cache.get("entity", key)
+    if cached is not None:
+        return _cached_response(cached, hit=True)
     session = db_session()
     entity = graph.get_entity(session=session, entity_id=entity_id)
     edges = [
@@ -120,7 +130,27 @@ def get_entity(entity_id: str) -> Any:
         }
         for n in graph.entity_edges(session=session, entity_id=entity.id)
     ]
-    return json_response({**entity_json(entity), "edges": edges})
+    body = orjson.dumps({**entity_json(entity), "edges": edges})
+    services().cache.put(key, body)
+    return _cached_response(body, hit=False)
+
+
+def _cache_key(kind: str, params: str) -> str:
+    caller = principal()
+    assert caller.tenant_id is not None  # reads are tenant actions
+    return QueryCache.key(
+        kind,
+        tenant_id=caller.tenant_id,
+        generation=caller.generation,
+        role=caller.role,
+        params=params,
+    )
+
+
+def _cached_response(body: bytes, *, hit: bool) -> Response:
+    response = Response(body, mimetype="application/json")
+    response.headers["X-Cache"] = "HIT" if hit else "MISS"
+    return response
 
 
 @bp.patch("/entities/<entity_id>")
@@ -183,25 +213,26 @@ def search(query: dict[str, Any]) -> Any:
 
     Every word must match, as a prefix ("rock" finds "Rocket").
     """
+    faults.trip(services().settings, "search")
     offset = decode_cursor("off", query.get("cursor")) or 0
     if offset > MAX_SEARCH_OFFSET:
         raise api_error(400, "invalid_cursor", "cursor is not one this endpoint returned")
-    limit = query["limit"]
+    limit, dataset = query["limit"], query.get("dataset") or ""
+    key = _cache_key("search", f"{' '.join(terms(query['q']))}|{dataset}|{limit}|{offset}")
+    cached = services().cache.get("search", key)
+    if cached is not None:
+        return _cached_response(cached, hit=True)
     hits = search_entities(
-        session=db_session(),
-        query=query["q"],
-        limit=limit + 1,
-        offset=offset,
-        dataset=query.get("dataset"),
+        session=db_session(), query=query["q"], limit=limit + 1, offset=offset, dataset=dataset
     )
     more = len(hits) > limit and offset + limit <= MAX_SEARCH_OFFSET
-    return json_response(
-        {
-            "results": [
-                {"id": h.id, "name": h.name, "kind": h.kind, "dataset": h.dataset, "score": h.score}
-                for h in hits[:limit]
-            ],
-            "cached": False,
-            "next_cursor": encode_cursor("off", offset + limit) if more else None,
-        }
-    )
+    body = {
+        "results": [
+            {"id": h.id, "name": h.name, "kind": h.kind, "dataset": h.dataset, "score": h.score}
+            for h in hits[:limit]
+        ],
+        "cached": True,
+        "next_cursor": encode_cursor("off", offset + limit) if more else None,
+    }
+    services().cache.put(key, orjson.dumps(body))
+    return _cached_response(orjson.dumps({**body, "cached": False}), hit=False)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
 from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from sqlalchemy import text
 
 from app.http.auth import public
 from app.http.context import services
 from app.metrics import NO_TENANT, exposition
+from probes.journey import PROBE_HEADER
 
+TEXT: dict[int | str, Any] = {
+    200: {"description": "Prometheus text", "content": {"text/plain": {}}}
+}
 bp = APIBlueprint("health", __name__, tag="Health")
+SCHEDULER_READY = frozenset({"leader", "standby", "disabled"})
 access_log = logging.getLogger("summit.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -47,6 +53,8 @@ def _finish(response: Response) -> Response:
         seconds=seconds,
     )
     response.headers["X-Request-ID"] = g.get("request_id", "-")
+    if services().settings.env == "test":  # lets tests see which gunicorn worker answered
+        response.headers["X-Summit-Worker"] = str(os.getpid())
     response.headers["X-Content-Type-Options"] = "nosniff"
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = HTML_CSP
@@ -63,6 +71,7 @@ def _finish(response: Response) -> Response:
             "tenant": tenant,
             "user": caller.username if caller else None,
             "traffic": traffic,
+            "probe": request.headers.get(PROBE_HEADER, "")[:64] or None,
         },
     )
     return response
@@ -78,8 +87,10 @@ def healthz() -> dict[str, Any]:
 @bp.get("/readyz")
 @public
 def readyz() -> Any:
-    """Ready for traffic: the database answers and its schema is current."""
+    """Ready for traffic: the database answers and its schema is current; the
+    scheduler leads, stands by, or is disabled (SUMMIT_SCHEDULER)."""
     from app.migrate import pending
+    from app.scheduler import state as scheduler_state
 
     checks: dict[str, str] = {}
     db = services().db
@@ -90,12 +101,16 @@ def readyz() -> Any:
         checks["database"] = "ok" if not missing else f"migrations pending: {sorted(missing)}"
     except Exception as exc:  # any driver error means "not ready", never a 500
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    ready = all(value == "ok" for value in checks.values())
+    # The scheduler is ready leading or standing by (another process leads);
+    # an elector thread that died means this process will never take over.
+    checks["scheduler"] = scheduler_state(current_app)
+    ready = checks["database"] == "ok" and checks["scheduler"] in SCHEDULER_READY
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 
 
 @bp.get("/metrics")
 @public
+@bp.doc(responses=TEXT)
 def metrics() -> Response:
     """Prometheus text exposition (every gunicorn worker's, aggregated)."""
     body, content_type = exposition(services().metrics.registry)

@@ -10,7 +10,7 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
-from flask import Response, stream_with_context
+from flask import Response
 from sqlalchemy import select
 
 from app import authz
@@ -185,25 +185,32 @@ def decisions(query: dict[str, Any]) -> Any:
 @bp.doc(responses=CSV)
 def export_decisions(query: dict[str, Any]) -> Response:
     """Every matching decision of your tenant as CSV (streamed, newest first)."""
-    session = db_session()
+    caller, db = principal(), services().db
     statement = _query(query, before_id=None).execution_options(yield_per=1000)
 
     def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(FIELDS)
-        for decision in session.scalars(statement):
-            row = _row(decision)
-            row["reasons"] = " ".join(row["reasons"])
-            writer.writerow(row[name] for name in FIELDS)
-            if buffer.tell() > 65536:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+        # Its own session, closed when the stream ends or the client goes away
+        # (WSGI closes the iterator): the request's session is gone by then, and
+        # a server-side cursor left open would hold a transaction.
+        session = db.session(tenant_id=caller.tenant_id)
+        try:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(FIELDS)
+            for decision in session.scalars(statement):
+                row = _row(decision)
+                row["reasons"] = " ".join(row["reasons"])
+                writer.writerow(row[name] for name in FIELDS)
+                if buffer.tell() > 65536:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+        finally:
+            session.close()
 
     return Response(
-        stream_with_context(lines()),
+        lines(),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=policy-decisions.csv"},
     )

@@ -7,7 +7,6 @@ from typing import Any
 from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, Range, Regexp
-from marshmallow import ValidationError, validates
 
 KIND = Regexp(r"^[a-z][a-z0-9_-]{0,63}$", error="lowercase letters, digits, _ and -, at most 64")
 DATASET = Regexp(
@@ -16,36 +15,27 @@ DATASET = Regexp(
 MAX_ATTRIBUTES = 100
 
 
-def _check_attributes(value: dict[str, Any]) -> None:
-    if len(value) > MAX_ATTRIBUTES:
-        raise ValidationError(f"at most {MAX_ATTRIBUTES} attributes")
-    for key in value:
-        if not 1 <= len(key) <= 64:
-            raise ValidationError("attribute names are 1 to 64 characters")
+def attributes(**kwargs: Any) -> Dict:
+    """Free-form attributes; at most MAX_ATTRIBUTES of them (documented as maxProperties)."""
+    return Dict(
+        keys=String(), values=Raw(allow_none=True), validate=Length(max=MAX_ATTRIBUTES), **kwargs
+    )
 
 
 class EntityIn(Schema):
     kind = String(required=True, validate=KIND)
     name = String(required=True, validate=Length(1, 256))
     dataset = String(required=True, validate=DATASET)
-    attributes = Dict(keys=String(), values=Raw(allow_none=True), load_default=dict)
+    attributes = attributes(load_default=dict)
     subject = String(load_default=None, allow_none=True, validate=Length(1, 256))
-
-    @validates("attributes")
-    def _attributes(self, value: dict[str, Any], **_: Any) -> None:
-        _check_attributes(value)
 
 
 class EntityPatch(Schema):
     kind = String(validate=KIND)
     name = String(validate=Length(1, 256))
     dataset = String(validate=DATASET)
-    attributes = Dict(keys=String(), values=Raw(allow_none=True))
+    attributes = attributes()
     subject = String(allow_none=True, validate=Length(1, 256))
-
-    @validates("attributes")
-    def _attributes(self, value: dict[str, Any], **_: Any) -> None:
-        _check_attributes(value)
 
 
 class EntityOut(Schema):
@@ -66,11 +56,7 @@ class EdgeIn(Schema):
     source_id = String(required=True, validate=Length(1, 64))
     target_id = String(required=True, validate=Length(1, 64))
     kind = String(required=True, validate=KIND)
-    attributes = Dict(keys=String(), values=Raw(allow_none=True), load_default=dict)
-
-    @validates("attributes")
-    def _attributes(self, value: dict[str, Any], **_: Any) -> None:
-        _check_attributes(value)
+    attributes = attributes(load_default=dict)
 
 
 class EdgeOut(Schema):

@@ -12,16 +12,28 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app import graph
+from app import faults, graph
 from app.errors import NotFound
 from app.http.auth import Throttled, end_session, public, requires, start_session
-from app.http.context import db_session, principal
+from app.http.context import db_session, principal, services
 from app.http.errors import api_error
 from app.search import search_entities
 
 bp = APIBlueprint("ui", __name__, tag="Web UI")
 csrf = CSRFProtect()
-HTML: dict[int | str, Any] = {200: {"description": "an HTML page", "content": {"text/html": {}}}}
+
+
+def html(**statuses: str) -> dict[int | str, Any]:
+    """OpenAPI responses of a page: each status as text/html (redirects have no body)."""
+    return {
+        int(code.removeprefix("s")): {"description": text}
+        | ({} if code.startswith("s3") else {"content": {"text/html": {}}})
+        for code, text in statuses.items()
+    }
+
+
+PAGE = html(s200="the page", s302="to /login when not logged in", s403="the role may not")
+HTML = html(s200="an HTML page")
 
 
 class LoginForm(FlaskForm):
@@ -39,7 +51,7 @@ def _safe_next(target: str | None) -> str:
 
 @bp.get("/")
 @public
-@bp.doc(responses=HTML)
+@bp.doc(responses=html(s302="to /search"))
 def home() -> Response:
     """Send the browser to search (which sends it to login when needed)."""
     return redirect("/search")
@@ -47,7 +59,15 @@ def home() -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@bp.doc(responses=HTML)
+@bp.doc(
+    responses=html(
+        s200="the form",
+        s302="logged in: to next or /search",
+        s400="invalid form or CSRF token",
+        s401="wrong credentials",
+        s429="too many failed logins",
+    )
+)
 def login() -> Any:
     """Log in with tenant, username and password (operators leave the tenant empty)."""
     form = LoginForm()
@@ -77,7 +97,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 @requires("session", via="web")
-@bp.doc(responses=HTML)
+@bp.doc(responses=html(s302="to /login", s400="missing CSRF token"))
 def logout() -> Response:
     """End this browser session (the token is revoked, not just forgotten)."""
     end_session()
@@ -87,17 +107,19 @@ def logout() -> Response:
 
 @bp.get("/search")
 @requires("search", via="web")
-@bp.doc(responses=HTML)
+@bp.doc(responses=PAGE)
 def search_page() -> str:
     """Search the graph of your tenant."""
     query = request.args.get("q", "").strip()[:256]
+    if query:  # the empty form (where login lands) runs no search
+        faults.trip(services().settings, "search")
     hits = search_entities(session=db_session(), query=query, limit=50) if query else []
     return render_template("search.html", query=query, hits=hits, caller=principal())
 
 
 @bp.get("/entities/<entity_id>")
 @requires("read", via="web")
-@bp.doc(responses=HTML)
+@bp.doc(responses=PAGE | html(s404="not an entity of your tenant"))
 def entity_page(entity_id: str) -> str:
     """One entity: its attributes, provenance and connections."""
     dbs = db_session()
@@ -111,5 +133,7 @@ def entity_page(entity_id: str) -> str:
 
 def protect_forms() -> None:
     """Pages authenticated by cookie need CSRF tokens; the bearer-token API does not."""
+    if request.routing_exception is not None:
+        return  # no such route or method: let routing answer 404/405 first
     if not request.path.startswith("/api/"):
         csrf.protect()

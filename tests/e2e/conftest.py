@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +60,16 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
         try:
             if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or accepted before a worker is up
             pass
         time.sleep(0.2)
     raise RuntimeError(f"summit serve not ready after {timeout}s")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The README's run path: demo seed, then gunicorn. Stopped by PID at the end."""
-    var = tmp_path_factory.mktemp("live") / "var"
+@contextmanager
+def serving(var: Path, **extra_env: str) -> Iterator[str]:
+    """`summit demo --seed-only`, then `summit serve` (gunicorn, 2 workers) with
+    ``extra_env``; yields its URL and stops it by PID when done."""
     port = free_port()
     env = {
         **os.environ,
@@ -76,6 +77,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "SUMMIT_PORT": str(port),
         "SUMMIT_DEMO_PASSWORD": DEMO_PASSWORD,
         "SUMMIT_LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     env.pop("DATABASE_URL", None)
     summit("demo", "--seed-only", env=env)
@@ -94,11 +96,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The README's run path: demo seed, then gunicorn. Stopped by PID at the end.
+    Its scheduler is off, so no background probe runs among these tests' requests."""
+    with serving(tmp_path_factory.mktemp("live") / "var", SUMMIT_SCHEDULER="false") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

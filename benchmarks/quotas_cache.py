@@ -1,0 +1,223 @@
+"""Rate-limiter overhead, HOT cache hit vs miss, and the hit rate of a repeated workload.
+
+1. Limiter: TenantRateLimiter.hit per request, with process memory and with
+   Redis (127.0.0.1:6379, database 12, flushed), beside a bare Redis PING (the
+   round-trip ceiling the Redis limiter cannot beat).
+2. Cache: `summit serve` on the 100,000-entity-per-tenant data, measured by
+   `hey` with 1 client (service time) and 50 clients: the same search and the
+   same entity fetch with the cache on (all hits after the first) and off
+   (SUMMIT_CACHE_TTL_SECONDS=0: all misses).
+3. Hit rate: 3,000 requests from 4 threads over 60 distinct searches and 40
+   entity fetches drawn Zipf-like (as users repeat popular queries), with a
+   write every 100 requests (each write invalidates the tenant's answers).
+
+    .venv/bin/python benchmarks/quotas_cache.py [--entities 100000] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from read_path import PASSWORD, free_port, hey, seed, wait_ready  # noqa: E402
+
+from app.quotas.ratelimit import TenantRateLimiter  # noqa: E402
+
+REDIS_URL = "redis://127.0.0.1:6379/12"
+
+
+def timed(fn: Any, n: int) -> tuple[float, float, float]:
+    for _ in range(min(200, n)):
+        fn()
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    samples.sort()
+    return tuple(samples[int(q * (n - 1))] * 1000 for q in (0.5, 0.95, 0.99))  # type: ignore[return-value]
+
+
+def limiter_overhead() -> None:
+    print("1. rate limiter, per request (ms):")
+    memory = TenantRateLimiter("memory://")
+    rows = [
+        ("limiter, process memory", lambda: memory.hit(tenant="t", qps=100_000, burst=100), 20_000)
+    ]
+    try:
+        client = redis.Redis.from_url(REDIS_URL)
+        client.flushdb()
+        shared = TenantRateLimiter(REDIS_URL)
+        rows += [
+            ("ceiling: Redis PING round trip", client.ping, 5_000),
+            ("limiter, Redis", lambda: shared.hit(tenant="t", qps=100_000, burst=100), 5_000),
+        ]
+    except redis.RedisError as exc:
+        print(f"  (Redis unreachable, skipped: {exc})")
+    for name, fn, n in rows:
+        p50, p95, p99 = timed(fn, n)
+        print(f"  {name:<34} p50 {p50:6.3f}  p95 {p95:6.3f}  p99 {p99:6.3f}")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def session_for(base: str) -> tuple[dict[str, str], str]:
+    ops = requests.post(
+        f"{base}/api/v1/auth/login", timeout=10, json={"username": "ops", "password": PASSWORD}
+    ).json()["token"]
+    requests.patch(
+        f"{base}/api/v1/admin/tenants/acme/quotas",
+        timeout=10,
+        headers={"Authorization": f"Bearer {ops}"},
+        json={"qps": 100_000, "burst": 100_000, "reason": "benchmark"},
+    )
+    token = requests.post(
+        f"{base}/api/v1/auth/login",
+        timeout=10,
+        json={"tenant": "acme", "username": "alice", "password": PASSWORD},
+    ).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    rocket = requests.get(f"{base}/api/v1/search?q=rocket", headers=headers, timeout=10).json()[
+        "results"
+    ][0]["id"]
+    return headers, rocket
+
+
+def cache_latency(env: dict[str, str], seconds: int) -> None:
+    print("\n2. HOT cache, hit vs miss over HTTP (ms):")
+    for label, ttl in (("cache on (hits)", "30"), ("cache off (misses)", "0")):
+        server = serve({**env, "SUMMIT_CACHE_TTL_SECONDS": ttl})
+        base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
+        try:
+            wait_ready(base)
+            headers, rocket = session_for(base)
+            token = headers["Authorization"].split()[1]
+            for name, path in (
+                ("search q=falcon harbor", "/api/v1/search?q=falcon%20harbor"),
+                ("entity fetch", f"/api/v1/entities/{rocket}"),
+            ):
+                for clients in (1, 50):
+                    result = hey(base + path, token, seconds, clients)
+                    pct = result["pct"]
+                    print(
+                        f"  {label:<20} {name:<24} {clients:>2} clients  "
+                        f"{result['rps']:7.0f} req/s  p50 {pct[50]:6.2f}  p95 {pct[95]:6.2f}"
+                    )
+        finally:
+            stop(server)
+
+
+def hit_rate(env: dict[str, str]) -> None:
+    print("\n3. hit rate, repeated-query workload:")
+    server = serve(env)
+    base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
+    try:
+        wait_ready(base)
+        headers, _ = session_for(base)
+        rng = random.Random(11)
+        words = [
+            "falcon",
+            "harbor",
+            "cedar",
+            "orbit",
+            "raven",
+            "delta",
+            "summit",
+            "atlas",
+            "comet",
+            "ember",
+            "helix",
+            "onyx",
+        ]
+        queries = [f"{a} {b}" for a in words for b in words if a < b][:60]
+        ids = [
+            h["id"]
+            for q in queries[:20]
+            for h in requests.get(
+                f"{base}/api/v1/search?q={q}", headers=headers, timeout=10
+            ).json()["results"][:2]
+        ]
+        weights = [1 / (rank + 1) for rank in range(100)]
+        targets = [f"/api/v1/search?q={q}" for q in queries] + [
+            f"/api/v1/entities/{i}" for i in ids[:40]
+        ]
+        plan = rng.choices(targets, weights=weights[: len(targets)], k=3000)
+
+        def one(item: tuple[int, str]) -> str:
+            n, path = item
+            if n % 100 == 99:
+                requests.post(
+                    f"{base}/api/v1/entities",
+                    headers=headers,
+                    timeout=10,
+                    json={"kind": "event", "name": f"write {n}", "dataset": "bench"},
+                )
+            return requests.get(base + path, headers=headers, timeout=10).headers["X-Cache"]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            marks = list(pool.map(one, enumerate(plan)))
+        hits = marks.count("HIT")
+        print(
+            f"  {len(marks)} reads, {len(targets)} distinct, a write every 100: "
+            f"{hits} hits, {len(marks) - hits} misses, hit rate {hits / len(marks):.1%}"
+        )
+    finally:
+        stop(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    limiter_overhead()
+    var = Path(tempfile.mkdtemp(prefix="summit-bench-cache-"))
+    env = {
+        **os.environ,
+        "SUMMIT_VAR_DIR": str(var),
+        "SUMMIT_PORT": str(free_port()),
+        "SUMMIT_LOG_LEVEL": "WARNING",
+        "SUMMIT_ENV": "development",
+        "SUMMIT_SCHEDULER": "false",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    took = seed(env, args.entities)
+    print(f"\n(seeded {args.entities:,} entities per tenant in {took:.0f}s)")
+    cache_latency(env, args.seconds)
+    hit_rate(env)
+
+
+if __name__ == "__main__":
+    main()

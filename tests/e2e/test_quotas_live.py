@@ -1,0 +1,139 @@
+"""Rate limits, quota bumps and the HOT cache across two gunicorn workers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+import requests
+
+from tests.conftest import require_service
+from tests.e2e.conftest import DEMO_PASSWORD, serving
+
+pytestmark = pytest.mark.slow
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, flushed by these tests
+
+
+def redis_problem() -> str | None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+        return None
+    except redis.RedisError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Two workers sharing Redis for rate limits and the cache."""
+    require_service("Redis", redis_problem())
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    var = tmp_path_factory.mktemp("quotas") / "var"
+    with serving(var, SUMMIT_SCHEDULER="false", SUMMIT_ENV="test", REDIS_URL=REDIS_URL) as url:
+        yield url
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def login(url: str, tenant: str | None, username: str) -> dict[str, str]:
+    response = requests.post(
+        f"{url}/api/v1/auth/login",
+        timeout=10,
+        json={"tenant": tenant, "username": username, "password": DEMO_PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def bump(url: str, ops: dict[str, str], **limits: int) -> None:
+    response = requests.patch(
+        f"{url}/api/v1/admin/tenants/acme/quotas",
+        headers=ops,
+        json={**limits, "reason": "e2e"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def burst_of(url: str, headers: dict[str, str], count: int) -> list[requests.Response]:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(
+            pool.map(
+                lambda _: requests.get(f"{url}/api/v1/quotas", headers=headers, timeout=10),
+                range(count),
+            )
+        )
+
+
+def test_two_workers_admit_no_more_than_limit_plus_burst(shared_server: str) -> None:
+    alice, ops = login(shared_server, "acme", "alice"), login(shared_server, None, "ops")
+    bump(shared_server, ops, qps=4, burst=6)
+    redis.Redis.from_url(REDIS_URL).flushdb()  # a clean window for the count below
+    responses = burst_of(shared_server, alice, 60)
+    workers = {r.headers["X-Summit-Worker"] for r in responses}
+    assert len(workers) == 2, "both workers must have served part of the burst"
+    admitted = [r for r in responses if r.status_code == 200]
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(admitted) + len(refused) == 60
+    assert len(admitted) <= 4 + 6  # one shared budget, not one per worker
+    assert len(admitted) >= 4
+    headers = refused[0].headers
+    assert headers["RateLimit-Policy"] == '"burst";q=10;w=1, "sustained";q=40;w=10'
+    assert headers["RateLimit-Remaining"] == "0"
+    assert int(headers["Retry-After"]) >= 1
+    # Remaining is read just after each hit, so concurrent hits may share a value.
+    assert all(0 <= int(r.headers["RateLimit-Remaining"]) < 10 for r in admitted)
+    assert all(r.headers["RateLimit-Limit"] == "10" for r in admitted)
+
+
+def test_a_bump_reaches_both_workers_without_a_restart(shared_server: str) -> None:
+    alice, ops = login(shared_server, "acme", "alice"), login(shared_server, None, "ops")
+    bump(shared_server, ops, qps=1, burst=0)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    before = burst_of(shared_server, alice, 20)
+    assert sum(r.status_code == 200 for r in before) == 1
+    bump(shared_server, ops, qps=500, burst=500)
+    after = burst_of(shared_server, alice, 40)
+    assert all(r.status_code == 200 for r in after)
+    assert {r.headers["X-Summit-Worker"] for r in after} == {
+        r.headers["X-Summit-Worker"] for r in before
+    }
+    assert {r.headers["RateLimit-Limit"] for r in after} == {"1000"}
+
+
+def write_then_read(url: str, alice: dict[str, str]) -> None:
+    """Every read right after a write, on whichever worker, sees that write."""
+    for _ in range(15):
+        word = f"fresh{uuid.uuid4().hex[:10]}"
+        assert (
+            requests.get(f"{url}/api/v1/search?q={word}", headers=alice, timeout=10).json()[
+                "results"
+            ]
+            == []
+        )
+        created = requests.post(
+            f"{url}/api/v1/entities",
+            headers=alice,
+            timeout=10,
+            json={"kind": "event", "name": word, "dataset": "e2e"},
+        ).json()
+        seen = [
+            requests.get(f"{url}/api/v1/search?q={word}", headers=alice, timeout=10)
+            for _ in range(4)
+        ]
+        assert all([h["id"] for h in r.json()["results"]] == [created["id"]] for r in seen)
+        entity = f"{url}/api/v1/entities/{created['id']}"
+        requests.get(entity, headers=alice, timeout=10)
+        requests.patch(entity, headers=alice, json={"name": f"{word} renamed"}, timeout=10)
+        names = {requests.get(entity, headers=alice, timeout=10).json()["name"] for _ in range(4)}
+        assert names == {f"{word} renamed"}
+
+
+def test_no_stale_read_across_workers_with_the_redis_cache(shared_server: str) -> None:
+    bump(shared_server, login(shared_server, None, "ops"), qps=1000, burst=1000)
+    write_then_read(shared_server, login(shared_server, "acme", "alice"))
+
+
+def test_no_stale_read_across_workers_with_per_worker_memory_caches(live_server: str) -> None:
+    write_then_read(live_server, login(live_server, "acme", "alice"))
