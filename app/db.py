@@ -87,7 +87,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    options = connection.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return  # each statement is its own transaction
+    mode = options.get("sqlite_begin", "DEFERRED")
     if mode not in ("DEFERRED", "IMMEDIATE"):
         raise ValueError(f"unknown sqlite_begin mode {mode!r}")
     connection.exec_driver_sql(f"BEGIN {mode}")
@@ -118,6 +121,11 @@ class Database:
         if write:
             self.begin_write(session)
         return session
+
+    def read_only(self) -> Connection:
+        """A pooled connection in autocommit mode, for one-statement platform reads
+        (token lookup): no transaction to begin or roll back."""
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def begin_write(self, session: Session) -> None:
         """End any read transaction and start one that holds the write lock (SQLite)."""

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import AuthToken, Tenant, User
@@ -144,9 +144,12 @@ _TOKEN_LOOKUP = (
 )
 
 
-def resolve_token(*, session: Session, raw: str, kind: str, now: datetime) -> Principal:
-    """The principal behind a token, or :class:`TokenRejected` saying why not."""
-    row = session.execute(_TOKEN_LOOKUP, {"digest": token_digest(raw), "kind": kind}).first()
+def resolve_token(*, connection: Connection, raw: str, kind: str, now: datetime) -> Principal:
+    """The principal behind a token, or :class:`TokenRejected` saying why not.
+
+    Takes a plain connection, not a session: every request runs this, and a
+    cache hit needs nothing else from the database (a session costs ~0.2 ms)."""
+    row = connection.execute(_TOKEN_LOOKUP, {"digest": token_digest(raw), "kind": kind}).first()
     if row is None:
         raise TokenRejected("invalid_token", "the token is not valid")
     if row.revoked_at is not None:

@@ -8,8 +8,11 @@
    same entity fetch with the cache on (all hits after the first) and off
    (SUMMIT_CACHE_TTL_SECONDS=0: all misses).
 3. Hit rate: 3,000 requests from 4 threads over 60 distinct searches and 40
-   entity fetches drawn Zipf-like (as users repeat popular queries), with a
-   write every 100 requests (each write invalidates the tenant's answers).
+   entity fetches drawn Zipf-like (as users repeat popular queries): reads
+   only with per-worker memory caches, reads only with one Redis cache, and
+   with a write every 100 reads (each write invalidates all of the tenant's
+   answers).
+(2b. The cached part alone, in-process: computing an answer vs getting it.)
 
     .venv/bin/python benchmarks/quotas_cache.py [--entities 100000] [--seconds 8]
 """
@@ -139,7 +142,21 @@ def cache_latency(env: dict[str, str], seconds: int) -> None:
 
 
 def hit_rate(env: dict[str, str]) -> None:
-    print("\n3. hit rate, repeated-query workload:")
+    print("\n3. hit rate, repeated-query workload (3 workers, 4 client threads):")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    for label, extra, write_every in (
+        ("reads only, per-worker memory caches", {}, 0),
+        ("reads only, one Redis cache", {"REDIS_URL": REDIS_URL}, 0),
+        ("a write every 100 reads, one Redis cache", {"REDIS_URL": REDIS_URL}, 100),
+    ):
+        hits, total, distinct = _workload({**env, **extra}, write_every)
+        print(f"  {label:<42} {total} reads over {distinct} distinct: hit rate {hits / total:.1%}")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _workload(env: dict[str, str], write_every: int) -> tuple[int, int, int]:
+    """3,000 reads over 60 searches and 40 entity fetches drawn Zipf-like (users
+    repeat popular questions), optionally with a write every ``write_every``."""
     server = serve(env)
     base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
     try:
@@ -165,18 +182,17 @@ def hit_rate(env: dict[str, str]) -> None:
             h["id"]
             for q in queries[:20]
             for h in requests.get(
-                f"{base}/api/v1/search?q={q}", headers=headers, timeout=10
-            ).json()["results"][:2]
+                f"{base}/api/v1/search?q={q}&limit=2", headers=headers, timeout=10
+            ).json()["results"]
         ]
-        weights = [1 / (rank + 1) for rank in range(100)]
-        targets = [f"/api/v1/search?q={q}" for q in queries] + [
-            f"/api/v1/entities/{i}" for i in ids[:40]
-        ]
-        plan = rng.choices(targets, weights=weights[: len(targets)], k=3000)
+        targets = [f"/api/v1/search?q={q}" for q in queries]
+        targets += [f"/api/v1/entities/{i}" for i in ids[:40]]
+        weights = [1 / (rank + 1) for rank in range(len(targets))]
+        plan = rng.choices(targets, weights=weights, k=3000)
 
         def one(item: tuple[int, str]) -> str:
             n, path = item
-            if n % 100 == 99:
+            if write_every and n % write_every == write_every - 1:
                 requests.post(
                     f"{base}/api/v1/entities",
                     headers=headers,
@@ -187,21 +203,70 @@ def hit_rate(env: dict[str, str]) -> None:
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             marks = list(pool.map(one, enumerate(plan)))
-        hits = marks.count("HIT")
-        print(
-            f"  {len(marks)} reads, {len(targets)} distinct, a write every 100: "
-            f"{hits} hits, {len(marks) - hits} misses, hit rate {hits / len(marks):.1%}"
-        )
+        return marks.count("HIT"), len(marks), len(targets)
     finally:
         stop(server)
+
+
+def answer_time(env: dict[str, str]) -> None:
+    """The part the cache replaces, in-process: computing an answer (the search
+    or the entity with its edges, serialised) against fetching it from the cache."""
+    print("\n2b. the cached part alone, in-process (ms): compute the answer vs get it")
+    os.environ.update({k: v for k, v in env.items() if k.startswith("SUMMIT_")})
+    import dataclasses
+
+    import orjson
+
+    from app import graph
+    from app.cache import QueryCache
+    from app.db import Database
+    from app.metrics import Metrics
+    from app.search import search_entities
+    from app.settings import load_settings
+
+    db = Database(load_settings().resolved_database_url)
+    cache = QueryCache(
+        redis_url="",
+        ttl=60,
+        max_entries=100,
+        metrics=Metrics(__import__("prometheus_client").CollectorRegistry()),
+    )
+    with db.session(tenant_id=1) as session:
+        rocket = search_entities(session=session, query="rocket", limit=1)[0].id
+
+        def compute_search() -> bytes:
+            hits = search_entities(session=session, query="falcon harbor", limit=21)
+            return orjson.dumps([dataclasses.asdict(hit) for hit in hits])
+
+        def compute_entity() -> bytes:
+            entity = graph.get_entity(session=session, entity_id=rocket)
+            edges = graph.entity_edges(session=session, entity_id=rocket)
+            return orjson.dumps({"name": entity.name, "edges": [e.edge_id for e in edges]})
+
+        for name, compute in (
+            ("search q=falcon harbor", compute_search),
+            ("entity fetch", compute_entity),
+        ):
+            key = f"bench:{name}"
+            cache.put(key, compute())
+            miss = timed(compute, 300)
+            hit = timed(lambda k=key: cache.get("search", k), 5000)
+            print(
+                f"  {name:<24} compute p50 {miss[0]:6.3f} p95 {miss[1]:6.3f}   "
+                f"cache get p50 {hit[0]:6.4f} p95 {hit[1]:6.4f}   "
+                f"p50 ratio {miss[0] / hit[0]:,.0f}x"
+            )
+    db.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--only", choices=["limiter", "cache", "answer", "hitrate"])
     args = parser.parse_args()
-    limiter_overhead()
+    if args.only in (None, "limiter"):
+        limiter_overhead()
     var = Path(tempfile.mkdtemp(prefix="summit-bench-cache-"))
     env = {
         **os.environ,
@@ -213,10 +278,16 @@ def main() -> None:
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    if args.only == "limiter":
+        return
     took = seed(env, args.entities)
     print(f"\n(seeded {args.entities:,} entities per tenant in {took:.0f}s)")
-    cache_latency(env, args.seconds)
-    hit_rate(env)
+    if args.only in (None, "cache"):
+        cache_latency(env, args.seconds)
+    if args.only in (None, "answer"):
+        answer_time(env)
+    if args.only in (None, "hitrate"):
+        hit_rate(env)
 
 
 if __name__ == "__main__":

@@ -181,6 +181,7 @@ def main() -> None:
         "SUMMIT_PORT": str(port),
         "SUMMIT_LOG_LEVEL": "WARNING",
         "SUMMIT_ENV": "development",
+        "SUMMIT_SCHEDULER": "false",  # no background probe traffic in the figures
     }
     if args.database_url:
         env["DATABASE_URL"] = args.database_url

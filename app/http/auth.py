@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from app import authz
 from app.db import utcnow
-from app.http.context import db_session, principal, scope_session_to, services
+from app.http.context import db_session, principal, services
 from app.http.errors import api_error
 from app.models import User
 from app.security import Principal, TokenRejected, authenticate, issue_token, resolve_token
@@ -77,9 +77,11 @@ def requires(action: str, *, via: str = "bearer") -> Callable[[F], F]:
             )
             if not decision.allowed:
                 raise api_error(403, "forbidden", f"the {caller.role} role may not {action} here")
-            session = scope_session_to(caller)
+            if "db_session" in g:
+                raise RuntimeError("a session was opened before the caller was known")
             if request.method in SAFE_METHODS:
                 return view(*args, **kwargs)
+            session = db_session()
             svc.db.begin_write(session)
             result = view(*args, **kwargs)
             session.commit()
@@ -131,7 +133,8 @@ def rate_limit_headers(response: Response) -> Response:
 
 
 def _resolve(raw: str, kind: str) -> Principal:
-    return resolve_token(session=db_session(), raw=raw, kind=kind, now=utcnow())
+    with services().db.read_only() as connection:
+        return resolve_token(connection=connection, raw=raw, kind=kind, now=utcnow())
 
 
 def _from_bearer() -> Principal:

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from app.security import Principal
 from app.services import Services
-from app.tenancy import INFO_KEY
 
 
 def services() -> Services:
@@ -18,16 +17,13 @@ def services() -> Services:
 
 
 def db_session() -> Session:
-    """This request's session; tenant-less until a caller is authenticated."""
+    """This request's session, opened on first use and scoped to the caller's
+    tenant (none before authentication). A cache hit never opens one."""
     if "db_session" not in g:
-        g.db_session = services().db.session(tenant_id=None)
+        caller = g.get("principal")
+        tenant_id = caller.tenant_id if caller is not None else None
+        g.db_session = services().db.session(tenant_id=tenant_id)
     return cast(Session, g.db_session)
-
-
-def scope_session_to(principal: Principal) -> Session:
-    session = db_session()
-    session.info[INFO_KEY] = principal.tenant_id
-    return session
 
 
 def principal() -> Principal:
