@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import common  # noqa: E402
 from read_path import free_port, hey, raise_rate_limit, wait_ready  # noqa: E402
 
 from app.authz import authorize  # noqa: E402
@@ -51,21 +51,10 @@ BODY = {
 }
 
 
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return pick(0.50) * 1e6, pick(0.95) * 1e6, pick(0.99) * 1e6
-
-
 def timed(fn: Callable[[], object], n: int) -> tuple[float, float, float]:
-    for _ in range(min(1000, n)):
-        fn()
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return percentiles(samples)
+    """In microseconds."""
+    p50, p95, p99 = common.timed(fn, n, warmup=1000)
+    return p50 * 1e6, p95 * 1e6, p99 * 1e6
 
 
 def in_process(n: int) -> dict[str, tuple[float, float, float]]:

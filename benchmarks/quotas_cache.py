@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import common  # noqa: E402
 from read_path import PASSWORD, free_port, hey, seed, wait_ready  # noqa: E402
 
 from app.quotas.ratelimit import TenantRateLimiter  # noqa: E402
@@ -46,15 +46,9 @@ REDIS_URL = "redis://127.0.0.1:6379/12"
 
 
 def timed(fn: Any, n: int) -> tuple[float, float, float]:
-    for _ in range(min(200, n)):
-        fn()
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    return tuple(samples[int(q * (n - 1))] * 1000 for q in (0.5, 0.95, 0.99))  # type: ignore[return-value]
+    """In milliseconds."""
+    p50, p95, p99 = common.timed(fn, n)
+    return p50 * 1000, p95 * 1000, p99 * 1000
 
 
 def limiter_overhead() -> None:

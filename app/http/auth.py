@@ -49,11 +49,12 @@ def public(view: F) -> F:
     return view
 
 
-def requires(action: str, *, via: str = "bearer") -> Callable[[F], F]:
+def requires(action: str, *, via: str = "bearer", writes: bool | None = None) -> Callable[[F], F]:
     """Authenticate the caller, ask authz whether it may do ``action``, scope the session.
 
-    Views that change data run in a write transaction that is committed when
-    the view returns and rolled back when it raises.
+    Views that change data (by default: any method but GET, HEAD, OPTIONS;
+    ``writes=False`` for a POST that only computes) run in one write
+    transaction, committed when the view returns and rolled back when it raises.
     """
     if action not in authz.ACTIONS:
         raise ValueError(f"unknown action {action!r}: not in the policy schema")
@@ -79,7 +80,7 @@ def requires(action: str, *, via: str = "bearer") -> Callable[[F], F]:
                 raise api_error(403, "forbidden", f"the {caller.role} role may not {action} here")
             if "db_session" in g:
                 raise RuntimeError("a session was opened before the caller was known")
-            if request.method in SAFE_METHODS:
+            if not (request.method not in SAFE_METHODS if writes is None else writes):
                 return view(*args, **kwargs)
             session = db_session()
             svc.db.begin_write(session)

@@ -78,7 +78,7 @@ def _request(body: dict[str, Any]) -> Request:
 
 
 @bp.post("/decide")
-@requires("decide")
+@requires("decide", writes=False)  # the decision log is written in the background
 @bp.input(DecideIn, arg_name="body")
 @bp.output(DecideOut)
 def decide(body: dict[str, Any]) -> Any:

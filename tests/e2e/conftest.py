@@ -17,19 +17,10 @@ from typing import Any
 import pytest
 import requests
 
+from probes.runner import CHROMIUM_ARGS  # the flags production launches with
 from tests.conftest import require_service
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 DEMO_PASSWORD = "e2e-demo-password"
 
 
@@ -118,7 +109,7 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True
         )
         yield chromium
         chromium.close()
