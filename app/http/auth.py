@@ -116,12 +116,13 @@ def _rate_limit(caller: Principal) -> None:
             "rate limited",
             extra={"tenant": slug, "route": route, "suppressed_since_last": suppressed},
         )
+    headers = state.headers()
     raise api_error(
         429,
         "rate_limited",
         f"tenant {slug} is over its rate limit ({qps}/s, burst {burst}); "
-        f"retry after {state.headers()['Retry-After']} s",
-        headers=state.headers(),
+        f"retry after {headers['Retry-After']} s",
+        headers=headers,
     )
 
 

@@ -14,7 +14,7 @@ from app import faults, graph
 from app.cache import QueryCache
 from app.db import utcnow
 from app.http.auth import requires
-from app.http.context import db_session, principal, services
+from app.http.context import db_session, json_response, principal, services
 from app.http.errors import api_error
 from app.http.schemas import (
     EdgeIn,
@@ -148,7 +148,7 @@ def _cache_key(kind: str, params: str) -> str:
 
 
 def _cached_response(body: bytes, *, hit: bool) -> Response:
-    response = Response(body, mimetype="application/json")
+    response = json_response(body)
     response.headers["X-Cache"] = "HIT" if hit else "MISS"
     return response
 

@@ -44,7 +44,8 @@ def _finish(response: Response) -> Response:
     caller = g.get("principal")
     tenant = caller.tenant_slug if caller and caller.tenant_slug else NO_TENANT
     traffic = "synthetic" if caller and caller.role == "synthetic" else "user"
-    services().metrics.observe(
+    svc = services()
+    svc.metrics.observe(
         route=route,
         method=request.method,
         tenant=tenant,
@@ -53,7 +54,7 @@ def _finish(response: Response) -> Response:
         seconds=seconds,
     )
     response.headers["X-Request-ID"] = g.get("request_id", "-")
-    if services().settings.env == "test":  # lets tests see which gunicorn worker answered
+    if svc.settings.env == "test":  # lets tests see which gunicorn worker answered
         response.headers["X-Summit-Worker"] = str(os.getpid())
     response.headers["X-Content-Type-Options"] = "nosniff"
     if response.mimetype == "text/html":

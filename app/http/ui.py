@@ -33,7 +33,6 @@ def html(**statuses: str) -> dict[int | str, Any]:
 
 
 PAGE = html(s200="the page", s302="to /login when not logged in", s403="the role may not")
-HTML = html(s200="an HTML page")
 
 
 class LoginForm(FlaskForm):
