@@ -2,14 +2,13 @@
 
 Rules (a probe's failure threshold today, SLO burn rates later) call
 :func:`open_incident` and :func:`resolve_incident`; both tell every configured
-notifier. Notifiers are a registry of name -> "module:Class" (imported on first
-use); the only one today records to the database. Paging (PagerDuty) plugs in
+notifier. Notifiers are a registry of name -> class; the only one today
+records to the database. Paging (PagerDuty) plugs in
 as another notifier.
 """
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -20,10 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.models import Incident, IncidentNotification
-
-NOTIFIERS: Final[dict[str, str]] = {
-    "database": "alerts.incidents:DatabaseNotifier",
-}
 
 
 class Notifier(Protocol):
@@ -46,14 +41,17 @@ class DatabaseNotifier:
         )
 
 
+# Notifier name (SUMMIT_INCIDENT_NOTIFIERS) -> its class.
+NOTIFIERS: Final[dict[str, type[Notifier]]] = {"database": DatabaseNotifier}
+
+
 def load_notifiers(names: Iterable[str]) -> list[Notifier]:
     """Instances of the named notifiers; an unknown name is an error, not a no-op."""
     found: list[Notifier] = []
     for name in names:
         if name not in NOTIFIERS:
             raise ValueError(f"unknown incident notifier {name!r}; known: {sorted(NOTIFIERS)}")
-        module, _, attribute = NOTIFIERS[name].partition(":")
-        found.append(getattr(importlib.import_module(module), attribute)())
+        found.append(NOTIFIERS[name]())
     return found
 
 

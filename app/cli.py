@@ -13,7 +13,7 @@ import click
 from app.settings import DEMO_DEFAULT_PASSWORD, Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from app.probing import ProbeRuntime
+    from app.ops.runtime import ProbeRuntime
 
 
 def _settings() -> Settings:
@@ -39,8 +39,8 @@ def init() -> None:
 
 
 def _migrate(settings: Settings) -> None:
-    from app.db import Database
-    from app.migrate import upgrade
+    from app.core.db import Database
+    from app.core.migrate import upgrade
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
@@ -105,9 +105,9 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 @click.option("--seed-only", is_flag=True, help="Seed the demo data and stop.")
 def demo(seed_only: bool) -> None:
     """Seed the demo tenants, users and graph (idempotent), then run the demo script."""
-    from app.db import Database, utcnow
-    from app.demo import seed
-    from app.security import Passwords
+    from app.core.db import Database, utcnow
+    from app.demo.seed import seed
+    from app.identity.service import Passwords
 
     settings = _settings()
     if not settings.demo_mode and settings.demo_password == DEMO_DEFAULT_PASSWORD:
@@ -132,7 +132,7 @@ def demo(seed_only: bool) -> None:
         + ("" if report.changed else " (already seeded; nothing changed)")
     )
     if not seed_only:
-        from app.demo_script import run
+        from app.demo.script import run
 
         run(echo=click.echo, password=settings.demo_password)
 
@@ -170,7 +170,7 @@ def preflight_isolation(
 
     Creates entities named preflight-... in both tenants: run it on staging or demo data.
     """
-    from app.preflight import Credentials, Preflight, PreflightError
+    from probes.isolation import Credentials, Preflight, PreflightError
 
     password = os.environ.get(password_env) or (
         DEMO_DEFAULT_PASSWORD if password_env == "SUMMIT_DEMO_PASSWORD" else None  # noqa: S105
@@ -216,18 +216,18 @@ def jobs() -> None:
 @jobs.command("list")
 def jobs_list() -> None:
     """Every job with its interval."""
-    from app.scheduler import JOBS
+    from app.ops.scheduler import JOBS
 
     settings = _settings()
-    for name, (setting, target) in JOBS.items():
-        click.echo(f"{name}\tevery {getattr(settings, setting)} s\t{target}")
+    for name, (setting, function) in JOBS.items():
+        click.echo(f"{name}\tevery {getattr(settings, setting)} s\t{function.__name__}")
 
 
 @jobs.command("run")
 @click.argument("name")
 def jobs_run(name: str) -> None:
     """Run job NAME once, now, in this process."""
-    from app.scheduler import JOBS, run_job
+    from app.ops.scheduler import JOBS, run_job
 
     if name not in JOBS:
         raise click.ClickException(f"no job named {name!r}; known: {', '.join(JOBS)}")
@@ -237,8 +237,8 @@ def jobs_run(name: str) -> None:
 def _run_now(work: Callable[[ProbeRuntime], Any]) -> Any:
     """``work(runtime)`` with a runtime on the configured database; a probe run
     is printed step by step, and a failed one exits 1."""
-    from app.db import Database
-    from app.probing import ProbeRuntime
+    from app.core.db import Database
+    from app.ops.runtime import ProbeRuntime
     from probes.journeys import UnknownProbe
     from probes.models import ProbeRun
 

@@ -11,24 +11,47 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import logs, scheduler
-from app.cache import QueryCache
-from app.db import Database, utcnow
-from app.http import auth, context, errors, graph, health, ops, ops_ui, policy, quotas, ui
-from app.metrics import Metrics
-from app.models import Tenant
+from app.core import logs
+from app.core.db import Database, utcnow
+from app.core.metrics import Metrics
+from app.core.tenancy import ALL_TENANTS
+from app.graph import pages as graph_pages
+from app.graph import views as graph_views
+from app.graph.cache import QueryCache
+from app.identity import pages as identity_pages
+from app.identity import views as identity_views
+from app.identity.models import Tenant
+from app.identity.service import Passwords
+from app.identity.throttle import LoginThrottle
+from app.ops import health, scheduler
+from app.ops import pages as ops_pages
+from app.ops import views as ops_views
+from app.policy import views as policy_views
 from app.policy.engine import PolicyEngine
 from app.policy.log import DecisionLog
+from app.quotas import pages as quota_pages
+from app.quotas import views as quota_views
 from app.quotas.ratelimit import TenantRateLimiter
 from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows
-from app.security import LoginThrottle, Passwords
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
-from app.tenancy import ALL_TENANTS
+from app.web import context, errors, forms, guard, middleware, openapi
 
 # Endpoints that APIFlask and Flask add themselves.
 FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
+BLUEPRINTS = (
+    health.bp,
+    identity_views.bp,
+    identity_pages.bp,
+    graph_views.bp,
+    graph_pages.bp,
+    policy_views.bp,
+    quota_views.bp,
+    quota_pages.bp,
+    ops_views.bp,
+    ops_pages.bp,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
@@ -41,14 +64,48 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     settings = load_settings(overrides)
     logs.configure(settings.log_level)
 
-    app = APIFlask("app", title="Summit", version="v1", spec_path="/openapi.json", docs_path=None)
+    app = APIFlask(
+        "app",
+        title="Summit",
+        version="v1",
+        spec_path="/openapi.json",
+        docs_path=None,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
     _configure(app, settings)
     app.config.update(flask_config)
 
     registry = flask_config.get("METRICS_REGISTRY") or CollectorRegistry()
-    db = Database(settings.resolved_database_url)
-    metrics = Metrics(registry)
-    services = Services(
+    services = _services(settings, Database(settings.resolved_database_url), Metrics(registry))
+    app.extensions["summit"] = services
+    atexit.register(services.decisions.close)
+    atexit.register(services.rejections.close)
+
+    middleware.init_app(app)
+    errors.init_app(app)
+    app.teardown_appcontext(context.close_session)
+    app.before_request(forms.protect_forms)
+    forms.csrf.init_app(app)
+    app.register_error_handler(guard.Unauthenticated, guard.login_redirect)
+    app.after_request(guard.rate_limit_headers)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    app.spec_processor(lambda spec: openapi.complete(app, spec))
+    _check_every_route_is_guarded(app, services.policy.actions)
+    services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
+    _ensure_quota_rows(services.db, services.quota_defaults)
+    # Last: the scheduler (when SUMMIT_SCHEDULER is on) starts threads.
+    runtime, leader = scheduler.start(settings=settings, db=services.db, metrics=services.metrics)
+    app.extensions["summit.probes"] = runtime
+    if leader is not None:
+        app.extensions["summit.scheduler"] = leader
+    return app
+
+
+def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
+    return Services(
         settings=settings,
         db=db,
         metrics=metrics,
@@ -77,36 +134,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
             settings.default_storage_bytes,
         ),
     )
-    app.extensions["summit"] = services
-    atexit.register(services.decisions.close)
-    atexit.register(services.rejections.close)
-
-    health.init_app(app)
-    errors.init_app(app)
-    app.teardown_appcontext(context.close_session)
-    app.before_request(ui.protect_forms)
-    ui.csrf.init_app(app)
-    app.register_error_handler(auth.Unauthenticated, auth.login_redirect)
-    app.after_request(auth.rate_limit_headers)
-    for blueprint in (
-        auth.bp,
-        graph.bp,
-        policy.bp,
-        quotas.api,
-        quotas.page,
-        ui.bp,
-        ops.bp,
-        ops_ui.bp,
-    ):
-        app.register_blueprint(blueprint)
-
-    app.spec_processor(_complete_spec)
-    _check_every_route_is_guarded(app, services.policy.actions)
-    services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
-    _ensure_quota_rows(services.db, services.quota_defaults)
-    # Last: the scheduler (when SUMMIT_SCHEDULER is on) starts threads.
-    scheduler.init_app(app, settings=settings, db=db, metrics=services.metrics)
-    return app
 
 
 def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -122,44 +149,16 @@ def _configure(app: APIFlask, settings: Settings) -> None:
         VALIDATION_ERROR_STATUS_CODE=400,
         VALIDATION_ERROR_SCHEMA=errors.ErrorOut,
         HTTP_ERROR_SCHEMA=errors.ErrorOut,
-        SECURITY_SCHEMES={auth.BEARER: {"type": "http", "scheme": "bearer"}},
+        SECURITY_SCHEMES={openapi.BEARER: {"type": "http", "scheme": "bearer"}},
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         SESSION_COOKIE_NAME="summit_session",
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.token_ttl_seconds),
-        WTF_CSRF_CHECK_DEFAULT=False,  # ui.protect_forms decides, by path
+        WTF_CSRF_CHECK_DEFAULT=False,  # forms.protect_forms decides, by path
         WTF_CSRF_TIME_LIMIT=settings.token_ttl_seconds,
         JSON_SORT_KEYS=False,
     )
-
-
-ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
-
-
-def _complete_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
-    """What APIFlask cannot know: a JSON body with required fields is required;
-    every guarded route can answer 403; every body can be too large (413)."""
-    assert isinstance(spec, dict)  # SPEC_FORMAT is json
-    schemas = spec.get("components", {}).get("schemas", {})
-    for operations in spec.get("paths", {}).values():
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            page = "Web UI" in operation.get("tags", [])
-            content = {"text/html": {}} if page else {"application/json": {"schema": ERROR_REF}}
-            if operation.get("security"):
-                responses.setdefault("403", {"description": "the role may not", "content": content})
-                responses.setdefault(
-                    "429", {"description": "over the tenant's rate limit", "content": content}
-                )
-            body = operation.get("requestBody", {}).get("content", {})
-            if body:
-                responses.setdefault("413", {"description": "body too large", "content": content})
-            schema = body.get("application/json", {}).get("schema", {})
-            ref = schema.get("$ref", "").rsplit("/", 1)[-1]
-            if (schemas.get(ref) or schema).get("required"):
-                operation["requestBody"]["required"] = True
-    return spec
 
 
 def _check_every_route_is_guarded(app: APIFlask, actions: frozenset[str]) -> None:

@@ -10,7 +10,7 @@ from prometheus_client import multiprocess
 def worker_exit(_server: Any, _worker: Any) -> None:
     # Stop this worker's scheduler (giving up its lease, so a standby takes over
     # at once) and close its browser from the browser's own thread.
-    from app.scheduler import stop_all
+    from app.ops.scheduler import stop_all
 
     stop_all()
 

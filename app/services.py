@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.cache import QueryCache
-from app.db import Database
-from app.metrics import Metrics
+from app.core.db import Database
+from app.core.metrics import Metrics
+from app.graph.cache import QueryCache
+from app.identity.service import Passwords
+from app.identity.throttle import LoginThrottle
 from app.policy.engine import PolicyEngine
 from app.policy.log import DecisionLog
 from app.quotas.ratelimit import TenantRateLimiter
 from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits
-from app.security import LoginThrottle, Passwords
 from app.settings import Settings
 
 

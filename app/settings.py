@@ -16,10 +16,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from app.quotas.service import DEFAULT_LIMITS
+from app.core.faults import KNOWN_FAULTS
 
 DEMO_DEFAULT_PASSWORD = "summit-demo"  # noqa: S105 - the documented demo password
-KNOWN_FAULTS = frozenset({"search"})  # app/faults.py: switches for tests only
+# A tenant's limits until an operator changes them (SUMMIT_DEFAULT_* override these).
+DEFAULT_LIMITS = {"qps": 100, "burst": 100, "concurrent_jobs": 2, "storage_bytes": 1024**3}
 
 
 class SettingsError(RuntimeError):
@@ -134,19 +135,19 @@ class Settings(BaseSettings):
 
     # quotas and the HOT query cache (issue 4)
     default_qps: int = Field(
-        DEFAULT_LIMITS.qps, ge=1, le=100_000, validation_alias="SUMMIT_DEFAULT_QPS"
+        DEFAULT_LIMITS["qps"], ge=1, le=100_000, validation_alias="SUMMIT_DEFAULT_QPS"
     )
     default_burst: int = Field(
-        DEFAULT_LIMITS.burst, ge=0, le=100_000, validation_alias="SUMMIT_DEFAULT_BURST"
+        DEFAULT_LIMITS["burst"], ge=0, le=100_000, validation_alias="SUMMIT_DEFAULT_BURST"
     )
     default_concurrent_jobs: int = Field(
-        DEFAULT_LIMITS.concurrent_jobs,
+        DEFAULT_LIMITS["concurrent_jobs"],
         ge=0,
         le=1000,
         validation_alias="SUMMIT_DEFAULT_CONCURRENT_JOBS",
     )
     default_storage_bytes: int = Field(
-        DEFAULT_LIMITS.storage_bytes,
+        DEFAULT_LIMITS["storage_bytes"],
         ge=0,
         le=10 * 1024**4,
         validation_alias="SUMMIT_DEFAULT_STORAGE_BYTES",

@@ -44,7 +44,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.db import utcnow  # noqa: E402
+from app.core.db import utcnow  # noqa: E402
 from probes.journey import ProbeConfig, Target  # noqa: E402
 from probes.procfs import command, descendants, pss_bytes  # noqa: E402
 from probes.runner import BrowserRunner, execute  # noqa: E402

@@ -35,12 +35,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import common  # noqa: E402
 from read_path import free_port, hey, raise_rate_limit, wait_ready  # noqa: E402
 
-from app.authz import authorize  # noqa: E402
-from app.db import Database, utcnow  # noqa: E402
-from app.metrics import Metrics  # noqa: E402
+from app.core.db import Database, utcnow  # noqa: E402
+from app.core.metrics import Metrics  # noqa: E402
+from app.identity.service import Principal  # noqa: E402
+from app.policy.authz import authorize  # noqa: E402
 from app.policy.engine import PolicyEngine, Request  # noqa: E402
 from app.policy.log import DecisionLog  # noqa: E402
-from app.security import Principal  # noqa: E402
 
 PASSWORD = "bench-password"
 BODY = {

@@ -211,11 +211,11 @@ def answer_time(env: dict[str, str]) -> None:
 
     import orjson
 
-    from app import graph
-    from app.cache import QueryCache
-    from app.db import Database
-    from app.metrics import Metrics
-    from app.search import search_entities
+    from app.core.db import Database
+    from app.core.metrics import Metrics
+    from app.graph.cache import QueryCache
+    from app.graph.search import search_entities
+    from app.graph.service import service as graph
     from app.settings import load_settings
 
     db = Database(load_settings().resolved_database_url)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, JSONType
+from app.core.db import Base, JSONType
 
 
 class ProbeRun(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from app import schema  # noqa: F401 - registers every table on Base.metadata
-from app.db import Base
+from app.core.db import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

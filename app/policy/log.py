@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from app.batch import BatchWriter
-from app.db import Database
+from app.core.batch import BatchWriter
+from app.core.db import Database
 from app.policy.models import PolicyDecision
 
 

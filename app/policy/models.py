@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
-from app.tenancy import TenantOwned
+from app.core.db import Base
+from app.core.tenancy import TenantOwned
 
 
 class PolicyDecision(TenantOwned, Base):

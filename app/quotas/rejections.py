@@ -8,11 +8,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from app.batch import BatchWriter
-from app.db import Database
+from app.core.batch import BatchWriter
+from app.core.db import Database
 from app.quotas.models import QuotaRejection
 
 LOG_EVERY = 10.0  # seconds between two "rate limited" log lines of one tenant
@@ -57,14 +54,3 @@ class RejectionLog(BatchWriter):
             {"tenant_id": t, "minute": m, "route": r, "reason": why, "count": n}
             for (t, m, r, why), n in counts.items()
         ]
-
-
-def recent(*, session: Session, tenant_id: int, since: datetime) -> list[dict[str, Any]]:
-    """429s of one tenant since ``since``, per route and reason, most first."""
-    rows = session.execute(
-        select(QuotaRejection.route, QuotaRejection.reason, func.sum(QuotaRejection.count))
-        .where(QuotaRejection.tenant_id == tenant_id, QuotaRejection.minute >= since)
-        .group_by(QuotaRejection.route, QuotaRejection.reason)
-        .order_by(func.sum(QuotaRejection.count).desc())
-    ).all()
-    return [{"route": r, "reason": why, "count": int(n)} for r, why, n in rows]

@@ -15,11 +15,13 @@ import orjson
 from sqlalchemy import Integer, String, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime
-from app.errors import DomainError, NotFound
-from app.models import Tenant
-from app.quotas.models import Job, QuotaChange, TenantQuota, TenantUsage
-from app.tenancy import INFO_KEY
+from app import settings
+from app.core.db import UTCDateTime
+from app.core.errors import DomainError
+from app.core.tenancy import INFO_KEY
+from app.identity.models import Tenant
+from app.identity.service import tenant_by_slug
+from app.quotas.models import Job, QuotaChange, QuotaRejection, TenantQuota, TenantUsage
 
 LIMIT_RANGES = {
     "qps": (1, 100_000),
@@ -37,7 +39,7 @@ class Limits:
     storage_bytes: int
 
 
-DEFAULT_LIMITS = Limits(qps=100, burst=100, concurrent_jobs=2, storage_bytes=1024**3)
+DEFAULT_LIMITS = Limits(**settings.DEFAULT_LIMITS)
 
 
 class StorageQuotaExceeded(DomainError):
@@ -131,6 +133,32 @@ def usage(*, session: Session, tenant_id: int) -> dict[str, int]:
     }
 
 
+def overview(*, session: Session, tenant: Tenant, defaults: Limits) -> dict[str, Any]:
+    """A tenant's limits and what it uses of them."""
+    return {
+        "tenant": tenant.slug,
+        "limits": limits_for(session=session, tenant_id=tenant.id, defaults=defaults),
+        "usage": usage(session=session, tenant_id=tenant.id),
+    }
+
+
+def admin_overview(
+    *, session: Session, tenant: Tenant, defaults: Limits, since: datetime
+) -> dict[str, Any]:
+    """The overview, with the 429s since ``since`` and the latest changes (newest first)."""
+    changes = session.scalars(
+        select(QuotaChange)
+        .where(QuotaChange.tenant_id == tenant.id)
+        .order_by(QuotaChange.id.desc())
+        .limit(20)
+    )
+    return {
+        **overview(session=session, tenant=tenant, defaults=defaults),
+        "recent_429s": recent_rejections(session=session, tenant_id=tenant.id, since=since),
+        "changes": list(changes),
+    }
+
+
 def set_limits(
     *,
     session: Session,
@@ -142,9 +170,7 @@ def set_limits(
     now: datetime,
 ) -> tuple[Limits, Limits]:
     """Change some of a tenant's limits, and record who changed what and why."""
-    tenant = session.scalars(select(Tenant).where(Tenant.slug == tenant_slug)).one_or_none()
-    if tenant is None:
-        raise NotFound(f"no tenant {tenant_slug!r}")
+    tenant = tenant_by_slug(session=session, slug=tenant_slug)
     ensure_rows(session=session, tenant_id=tenant.id, defaults=defaults, now=now)
     old = limits_for(session=session, tenant_id=tenant.id, defaults=defaults)
     new = replace(old, **changes)
@@ -212,3 +238,15 @@ def finish_job(*, session: Session, job_id: int, status: str, now: datetime) -> 
         .where(Job.id == job_id, Job.tenant_id == tenant_of(session))
         .values(status=status, finished_at=now)
     )
+
+
+def recent_rejections(*, session: Session, tenant_id: int, since: datetime) -> list[dict[str, Any]]:
+    """429s of one tenant since ``since``, per route and reason, most first."""
+    total = func.sum(QuotaRejection.count)
+    rows = session.execute(
+        select(QuotaRejection.route, QuotaRejection.reason, total)
+        .where(QuotaRejection.tenant_id == tenant_id, QuotaRejection.minute >= since)
+        .group_by(QuotaRejection.route, QuotaRejection.reason)
+        .order_by(total.desc())
+    ).all()
+    return [{"route": r, "reason": why, "count": int(n)} for r, why, n in rows]

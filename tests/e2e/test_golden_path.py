@@ -9,19 +9,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import DEMO_PASSWORD
+from tests.support.live import DEMO_PASSWORD, api_login
 
 pytestmark = pytest.mark.slow
-
-
-def api_login(url: str, tenant: str | None, username: str) -> dict[str, str]:
-    response = requests.post(
-        f"{url}/api/v1/auth/login",
-        json={"tenant": tenant, "username": username, "password": DEMO_PASSWORD},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 def test_golden_path_through_the_api(live_server: str) -> None:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import DEMO_PASSWORD
+from tests.support.live import DEMO_PASSWORD
 
 pytestmark = pytest.mark.slow
 

@@ -22,13 +22,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.db import utcnow
+from app.core.db import utcnow
 from probes.journey import ProbeConfig, RunResult, Target
 from probes.procfs import command, descendants
 from probes.runner import BrowserRunner, execute
-from tests.conftest import require_service
-from tests.e2e.conftest import CHROMIUM, DEMO_PASSWORD, serving
-from tests.e2e.test_golden_path import api_login
+from tests.support.live import CHROMIUM, DEMO_PASSWORD, api_login, serving
+from tests.support.services import require_service
 
 pytestmark = pytest.mark.slow
 STEPS = ["login", "search", "open-entity", "assert-page"]

@@ -10,8 +10,8 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import require_service
-from tests.e2e.conftest import DEMO_PASSWORD, serving
+from tests.support.live import DEMO_PASSWORD, serving
+from tests.support.services import require_service
 
 pytestmark = pytest.mark.slow
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, flushed by these tests

@@ -12,13 +12,14 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app.db import utcnow
+from app.core.db import utcnow
 from probes.journey import ProbeConfig, Target
 from probes.journeys import JOURNEYS, UnknownProbe
 from probes.journeys.policy import STEPS
 from probes.runner import BrowserRunner, execute
-from tests.conftest import PASSWORD, seed_world
-from tests.e2e.conftest import free_port
+from tests.support.journeys import JUMPER, SKIPPER
+from tests.support.live import free_port
+from tests.support.world import PASSWORD, seed_world
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_a_probe_fails_closed_when_its_target_is_down(tmp_path: Path) -> None:
 
 
 def test_a_journey_that_skips_a_step_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(JOURNEYS, "skipper", "tests.probes.journeys:SKIPPER")
+    monkeypatch.setitem(JOURNEYS, "skipper", SKIPPER)
     result = execute("skipper", config=config("http://x", tmp_path), browser=None, now=utcnow)  # type: ignore[arg-type]
     assert (result.passed, result.failed_step) == (False, "second")
     assert "never ran" in (result.error or "")
@@ -94,7 +95,7 @@ def test_a_journey_that_skips_a_step_fails(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_a_journey_that_runs_steps_out_of_order_fails(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(JOURNEYS, "jumper", "tests.probes.journeys:JUMPER")
+    monkeypatch.setitem(JOURNEYS, "jumper", JUMPER)
     result = execute("jumper", config=config("http://x", tmp_path), browser=None, now=utcnow)  # type: ignore[arg-type]
     assert (result.passed, result.failed_step) == (False, "first")
     assert "out of order" in (result.error or "")

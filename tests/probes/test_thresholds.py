@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from alerts import incidents
 from alerts.models import Incident, IncidentNotification
-from app.db import Database
+from app.core.db import Database
 from probes import service
 from probes.journey import RunResult, StepRecord
 from probes.models import ProbeRun

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.exc import DBAPIError
 
-from app.db import JSONType, UTCDateTime
+from app.core.db import JSONType, UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from app.db import JSONType, UTCDateTime
+from app.core.db import JSONType, UTCDateTime
 
 revision = "0003"
 down_revision = "0001"

@@ -1,0 +1,1 @@
+"""The demo data of SPEC.md and the demo script."""

@@ -1,1 +1,0 @@
-"""HTTP adapters: one blueprint per area, registered only by the app factory."""

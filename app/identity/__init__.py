@@ -1,0 +1,1 @@
+"""Identity: tenants, users, passwords, tokens, login and its throttling."""

@@ -1,0 +1,1 @@
+"""Operations: the probe runtime, the scheduler, health and the ops pages."""

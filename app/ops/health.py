@@ -1,0 +1,58 @@
+"""/healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response
+from sqlalchemy import text
+
+from app.core.metrics import exposition
+from app.core.migrate import pending
+from app.ops.views import scheduler_state
+from app.web.context import services
+from app.web.guard import public
+
+TEXT: dict[int | str, Any] = {
+    200: {"description": "Prometheus text", "content": {"text/plain": {}}}
+}
+bp = APIBlueprint("health", __name__, tag="Health")
+SCHEDULER_READY = frozenset({"leader", "standby", "disabled"})
+
+
+@bp.get("/healthz")
+@public
+def healthz() -> dict[str, Any]:
+    """The process is up and serving."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@public
+def readyz() -> Any:
+    """Ready for traffic: the database answers and its schema is current; the
+    scheduler leads, stands by, or is disabled (SUMMIT_SCHEDULER)."""
+    checks: dict[str, str] = {}
+    db = services().db
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        missing = pending(db.engine)
+        checks["database"] = "ok" if not missing else f"migrations pending: {sorted(missing)}"
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    # The scheduler is ready leading or standing by (another process leads);
+    # an elector thread that died means this process will never take over.
+    checks["scheduler"] = scheduler_state()
+    ready = checks["database"] == "ok" and checks["scheduler"] in SCHEDULER_READY
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@bp.get("/metrics")
+@public
+@bp.doc(responses=TEXT)
+def metrics() -> Response:
+    """Prometheus text exposition (every gunicorn worker's, aggregated)."""
+    body, content_type = exposition(services().metrics.registry)
+    return Response(body, content_type=content_type)

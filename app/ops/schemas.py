@@ -1,0 +1,78 @@
+"""Request and response bodies of the ops API."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.validators import OneOf, Range
+
+
+class StepOut(Schema):
+    name = String(required=True)
+    ms = Float(required=True)
+    ok = Boolean(required=True)
+    error = String(allow_none=True)
+
+
+class ArtifactOut(Schema):
+    name = String(required=True)
+    url = String(required=True, metadata={"description": "download (operator token)"})
+
+
+class RunOut(Schema):
+    id = String(required=True)
+    probe = String(required=True)
+    trigger = String(required=True, metadata={"description": "schedule, api, ui or cli"})
+    status = String(required=True, validate=OneOf(["pass", "fail"]))
+    started_at = DateTime(required=True)
+    duration_ms = Float(required=True)
+    steps = List(Nested(StepOut), required=True)
+    failed_step = String(allow_none=True)
+    error = String(allow_none=True)
+    artifacts = List(Nested(ArtifactOut), required=True)
+
+
+class RecordedRunOut(RunOut):
+    """RunOut at the top level (apispec warns when one class is both nested and top-level)."""
+
+
+class ProbeOut(Schema):
+    name = String(required=True)
+    kind = String(required=True, validate=OneOf(["browser", "http"]))
+    interval_seconds = Integer(required=True)
+    status = String(required=True, validate=OneOf(["unknown", "green", "failing", "red"]))
+    last_run = Nested(RunOut, allow_none=True)
+    open_incident = String(allow_none=True)
+
+
+class ProbesOut(Schema):
+    probes = List(Nested(ProbeOut), required=True)
+    scheduler = String(required=True, metadata={"description": "leader, standby, disabled…"})
+
+
+class RunsQuery(Schema):
+    limit = Integer(load_default=20, validate=Range(1, 200))
+
+
+class RunsOut(Schema):
+    runs = List(Nested(RunOut), required=True)
+
+
+class IncidentOut(Schema):
+    id = String(required=True)
+    key = String(required=True)
+    title = String(required=True)
+    status = String(required=True, validate=OneOf(["open", "resolved"]))
+    opened_at = DateTime(required=True)
+    resolved_at = DateTime(allow_none=True)
+    details = Dict(required=True)
+    artifacts = List(Nested(ArtifactOut), required=True)
+
+
+class IncidentsQuery(Schema):
+    status = String(validate=OneOf(["open", "resolved"]))
+    limit = Integer(load_default=50, validate=Range(1, 500))
+
+
+class IncidentsOut(Schema):
+    incidents = List(Nested(IncidentOut), required=True)
