@@ -8,6 +8,7 @@ development server each app has its own registry.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,23 +35,67 @@ HTTP_LABELS = ("route", "method", "tenant", "traffic")
 NO_TENANT = "-"
 
 
+@dataclass(frozen=True)
+class Name:
+    """A metric family's name and the series names Prometheus exposes for it.
+
+    Every name lives here, once: the code that emits a metric, the alert rules
+    and the dashboards all read it from this module, so a rename cannot
+    silently leave a panel or a rule without data.
+    """
+
+    family: str
+
+    def __str__(self) -> str:
+        return self.family
+
+    @property
+    def total(self) -> str:  # a counter's series
+        return f"{self.family}_total"
+
+    @property
+    def bucket(self) -> str:  # a histogram's series
+        return f"{self.family}_bucket"
+
+    @property
+    def count(self) -> str:
+        return f"{self.family}_count"
+
+    @property
+    def sum(self) -> str:
+        return f"{self.family}_sum"
+
+
+HTTP_REQUESTS = Name("summit_http_requests")
+HTTP_ERRORS = Name("summit_http_errors")
+HTTP_DURATION = Name("summit_http_request_duration_seconds")
+POLICY_DECISIONS = Name("summit_policy_decisions")
+POLICY_DECISION_DURATION = Name("summit_policy_decision_seconds")
+PROBE_SUCCESS = Name("summit_probe_success")
+PROBE_DURATION = Name("summit_probe_duration_seconds")
+PROBE_RUNS = Name("summit_probe_runs")
+CACHE_REQUESTS = Name("summit_cache_requests")
+CACHE_EVICTIONS = Name("summit_cache_evictions")
+RATE_LIMITED = Name("summit_rate_limited")
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.requests = Counter(
-            "summit_http_requests",
+            str(HTTP_REQUESTS),
             "HTTP requests served, by route template, status and tenant",
             (*HTTP_LABELS, "status"),
             registry=registry,
         )
         self.errors = Counter(
-            "summit_http_errors",
+            str(HTTP_ERRORS),
             "HTTP requests answered with a 5xx status",
             HTTP_LABELS,
             registry=registry,
         )
         self.latency = Histogram(
-            "summit_http_request_duration_seconds",
+            str(HTTP_DURATION),
             "Time from request to response, by route template and tenant",
             HTTP_LABELS,
             buckets=LATENCY_BUCKETS,
@@ -58,13 +103,13 @@ class Metrics:
         )
 
         self.decisions = Counter(
-            "summit_policy_decisions",
+            str(POLICY_DECISIONS),
             "Policy decisions, by action and outcome; source is route (a guard) or api",
             ("action", "decision", "source"),
             registry=registry,
         )
         self.decision_latency = Histogram(
-            "summit_policy_decision_seconds",
+            str(POLICY_DECISION_DURATION),
             "Time the policy engine took to decide",
             ("source",),
             buckets=DECISION_BUCKETS,
@@ -78,21 +123,21 @@ class Metrics:
         # Only the scheduler leader (or a manual run) writes these; under gunicorn
         # "mostrecent" makes /metrics show the latest write of any worker.
         self.probe_success = Gauge(
-            "probe_success",
+            str(PROBE_SUCCESS),
             "1 when the probe's latest run passed, 0 when it failed",
             ("probe",),
             registry=registry,
             multiprocess_mode="mostrecent",
         )
         self.probe_duration = Histogram(
-            "probe_duration_seconds",
+            str(PROBE_DURATION),
             "Probe run time, per step and for the whole run (step=total)",
             ("probe", "step"),
             buckets=PROBE_BUCKETS,
             registry=registry,
         )
         self.probe_runs = Counter(
-            "probe_runs",
+            str(PROBE_RUNS),
             "Probe runs by result (pass, fail)",
             ("probe", "result"),
             registry=registry,
@@ -114,18 +159,18 @@ class Metrics:
 
     def _quota_metrics(self, registry: CollectorRegistry) -> None:
         self.cache_requests = Counter(
-            "summit_cache_requests",
+            str(CACHE_REQUESTS),
             "HOT query cache lookups, by kind (search, entity) and result (hit, miss)",
             ("kind", "result"),
             registry=registry,
         )
         self.cache_evictions = Counter(
-            "summit_cache_evictions",
+            str(CACHE_EVICTIONS),
             "Cached answers dropped for room before their TTL (process-memory cache)",
             registry=registry,
         )
         self.rate_limited = Counter(
-            "summit_rate_limited",
+            str(RATE_LIMITED),
             "Requests refused with 429 by a tenant's rate limit, by tenant and route",
             ("tenant", "route"),
             registry=registry,

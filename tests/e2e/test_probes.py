@@ -190,5 +190,5 @@ def test_scheduled_probes_under_gunicorn_run_once_per_interval_and_open_an_incid
     assert min(gaps) >= 1, f"two workers ran the same job: {scheduled}"
     ready = requests.get(f"{broken_search}/readyz", timeout=10).json()
     assert ready["checks"]["scheduler"] in ("leader", "standby")
-    page = metric(broken_search, "probe_runs_total", probe="golden-path", result="fail")
+    page = metric(broken_search, "summit_probe_runs_total", probe="golden-path", result="fail")
     assert page >= 3

@@ -90,11 +90,11 @@ def test_run_now_records_the_run_and_its_metrics(served_world: WorldFactory) -> 
     )
     assert listed["scheduler"] == "disabled"
     seen = samples(world.app)
-    assert seen[("probe_success", labels(probe="policy"))] == 1
-    assert seen[("probe_runs_total", labels(probe="policy", result="pass"))] == 1
-    assert seen[("probe_runs_total", labels(probe="golden-path", result="fail"))] == 0
+    assert seen[("summit_probe_success", labels(probe="policy"))] == 1
+    assert seen[("summit_probe_runs_total", labels(probe="policy", result="pass"))] == 1
+    assert seen[("summit_probe_runs_total", labels(probe="golden-path", result="fail"))] == 0
     step = labels(probe="policy", step="cross-tenant-read")
-    assert seen[("probe_duration_seconds_count", step)] == 1
+    assert seen[("summit_probe_duration_seconds_count", step)] == 1
 
 
 def test_probe_traffic_is_tagged_synthetic_in_the_http_metrics(served_world: WorldFactory) -> None:
