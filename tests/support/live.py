@@ -40,18 +40,23 @@ def summit(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Complet
     )
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_http(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    """Poll ``url`` until it answers 200; fail at once if ``process`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"summit serve exited with {process.returncode}")
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if requests.get(url, timeout=1).status_code == 200:
                 return
         except requests.RequestException:  # refused, or accepted before a worker is up
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"summit serve not ready after {timeout}s")
+    raise RuntimeError(f"{what} not ready after {timeout}s")
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    wait_http(f"{url}/readyz", process, "summit serve", timeout)
 
 
 @dataclass(frozen=True)
