@@ -36,7 +36,7 @@ from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
-from app.web import context, errors, forms, guard, middleware, openapi
+from app.web import bodies, context, errors, forms, guard, middleware, openapi
 
 # Endpoints that APIFlask and Flask add themselves.
 FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
@@ -84,6 +84,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
 
     middleware.init_app(app)
     errors.init_app(app)
+    app.before_request(bodies.check_request)
     app.teardown_appcontext(context.close_session)
     app.before_request(forms.protect_forms)
     forms.csrf.init_app(app)

@@ -13,6 +13,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from app import create_app
 from tests.support.metrics import labels, samples
+from tests.support.web import web_login
 from tests.support.world import PASSWORD, World, app_config
 
 
@@ -120,3 +121,16 @@ def test_html_pages_carry_security_headers(world: World) -> None:
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     api = world.client.get("/healthz")
     assert api.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_authenticated_answers_are_never_stored(world: World) -> None:
+    api = world.client.get("/api/v1/search?q=rocket", headers=world.headers("alice"))
+    assert api.headers["Cache-Control"] == "no-store"
+    web_login(world.client, "acme", "alice")
+    page = world.client.get("/search?q=rocket")
+    assert page.headers["Cache-Control"] == "no-store"
+    refused = world.app.test_client().get(
+        "/api/v1/search?q=rocket", headers={"Authorization": "Bearer x"}
+    )
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in world.app.test_client().get("/healthz").headers
