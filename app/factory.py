@@ -10,6 +10,7 @@ from apiflask import APIFlask
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.core import logs
 from app.core.db import Database, utcnow
@@ -75,6 +76,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     )
     _configure(app, settings)
     app.config.update(flask_config)
+    if settings.trusted_proxies:
+        # The client's address (login throttling, /metrics) from X-Forwarded-For,
+        # trusting exactly that many proxies in front of us; the scheme likewise.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
 
     registry = flask_config.get("METRICS_REGISTRY") or CollectorRegistry()
     services = _services(settings, Database(settings.resolved_database_url), Metrics(registry))

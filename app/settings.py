@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = Field("", validation_alias="REDIS_URL")
+    # hardening (issue 10)
+    metrics_token: str = Field("", validation_alias="SUMMIT_METRICS_TOKEN")
+    trusted_proxies: int = Field(0, ge=0, le=10, validation_alias="SUMMIT_TRUSTED_PROXIES")
     decision_log_retention_days: int = Field(
         30, ge=1, le=3650, validation_alias="SUMMIT_DECISION_LOG_RETENTION_DAYS"
     )
