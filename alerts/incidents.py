@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -120,3 +120,14 @@ def list_incidents(
     if status:
         statement = statement.where(Incident.status == status)
     return list(session.scalars(statement))
+
+
+def prune_resolved(*, session: Session, before: datetime) -> int:
+    """Delete incidents resolved before ``before`` (their notifications go with
+    them); open incidents are never pruned. Returns how many."""
+    result = session.execute(
+        delete(Incident)
+        .where(Incident.status == "resolved", Incident.resolved_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -54,14 +54,27 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="SUMMIT_LOG_LEVEL"
     )
-    password_hash_profile: Literal["rfc9106-low-memory", "cheapest"] = Field(
-        "rfc9106-low-memory", validation_alias="SUMMIT_PASSWORD_HASH_PROFILE"
+    password_hash_profile: Literal["owasp-minimum", "rfc9106-low-memory", "cheapest"] = Field(
+        "owasp-minimum", validation_alias="SUMMIT_PASSWORD_HASH_PROFILE"
     )
 
     redis_url: str = Field("", validation_alias="REDIS_URL")
     # hardening (issue 10)
     metrics_token: str = Field("", validation_alias="SUMMIT_METRICS_TOKEN")
     trusted_proxies: int = Field(0, ge=0, le=10, validation_alias="SUMMIT_TRUSTED_PROXIES")
+    # retention of what the `prune` job removes
+    token_retention_days: int = Field(
+        7, ge=1, le=3650, validation_alias="SUMMIT_TOKEN_RETENTION_DAYS"
+    )
+    probe_run_retention_days: int = Field(
+        30, ge=1, le=3650, validation_alias="SUMMIT_PROBE_RUN_RETENTION_DAYS"
+    )
+    incident_retention_days: int = Field(
+        365, ge=1, le=36500, validation_alias="SUMMIT_INCIDENT_RETENTION_DAYS"
+    )
+    prune_interval_seconds: int = Field(
+        3600, ge=1, le=86400, validation_alias="SUMMIT_PRUNE_INTERVAL_SECONDS"
+    )
     # requests of one tenant running at once on this host (0: no cap); `summit
     # serve` sets it to its workers x threads - 1, so one worker is always free
     tenant_max_inflight: int = Field(
@@ -85,8 +98,11 @@ class Settings(BaseSettings):
     probe_tenant: str = Field("acme", validation_alias="SUMMIT_PROBE_TENANT")
     probe_username: str = Field("synthetic", validation_alias="SUMMIT_PROBE_USERNAME")
     probe_password: str = Field("", validation_alias="SUMMIT_PROBE_PASSWORD")
-    probe_search_query: str = Field("rocket", validation_alias="SUMMIT_PROBE_SEARCH_QUERY")
-    probe_entity_name: str = Field("Acme Rocket Works", validation_alias="SUMMIT_PROBE_ENTITY")
+    # The probes' own synthetic records (seeded per tenant): probe users see no other.
+    probe_search_query: str = Field(
+        "summit probe target", validation_alias="SUMMIT_PROBE_SEARCH_QUERY"
+    )
+    probe_entity_name: str = Field("Summit Probe Target", validation_alias="SUMMIT_PROBE_ENTITY")
     probe_other_tenant: str = Field("globex", validation_alias="SUMMIT_PROBE_OTHER_TENANT")
     probe_timeout_seconds: float = Field(
         10.0, gt=0, le=60, validation_alias="SUMMIT_PROBE_TIMEOUT_SECONDS"

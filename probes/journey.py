@@ -37,8 +37,8 @@ class ProbeConfig:
     artifacts_dir: Path
     chromium_path: str = "/usr/bin/chromium"
     timeout_seconds: float = 10.0
-    search_query: str = "rocket"
-    entity_name: str = "Acme Rocket Works"
+    search_query: str = "summit probe target"  # the probes' own synthetic record
+    entity_name: str = "Summit Probe Target"
     other_tenant: str = "globex"
     decision_budget_ms: float = 10.0
 
@@ -112,6 +112,9 @@ class Journey:
     kind: Literal["browser", "http"]
     steps: tuple[str, ...]
     run: Callable[[Any, ProbeConfig, Steps], None]
+    # Called after every run, passed or not, with what ``run`` got: logs the
+    # synthetic user out, so no run leaves a session or token alive behind it.
+    finish: Callable[[Any, ProbeConfig], None] | None = None
 
 
 @dataclass

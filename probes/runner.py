@@ -31,6 +31,7 @@ from probes.journey import (
     describe,
 )
 from probes.journeys import load
+from probes.redact import scrub_zip
 
 log = logging.getLogger("summit.probes")
 T = TypeVar("T")
@@ -204,7 +205,19 @@ def _over_http(journey: Journey, config: ProbeConfig, steps: Steps) -> BaseExcep
             journey.run(http, config, steps)
         except Exception as exc:
             return exc
+        finally:
+            _finish(journey, http, config)
     return None
+
+
+def _finish(journey: Journey, handle: Any, config: ProbeConfig) -> None:
+    """The journey's clean-up (logging out); its failure is logged, not the run's."""
+    if journey.finish is None:
+        return
+    try:
+        journey.finish(handle, config)
+    except Exception as exc:
+        log.warning("probe %s could not log out: %s", journey.name, describe(exc))
 
 
 def _in_browser(
@@ -224,12 +237,18 @@ def _in_browser(
                 journey.run(page, config, steps)
             except Exception as exc:
                 error = exc
+            secrets = [config.target.password, *(c["value"] for c in context.cookies())]
             if error is None and steps.complete:
                 context.tracing.stop()  # a passing run keeps nothing
-                return None, []
-            return error, _browser_evidence(context, page, run_dir)
+                kept = []
+            else:
+                kept = _browser_evidence(context, page, run_dir)
+            _finish(journey, page, config)
         finally:
             context.close()
+        if "trace.zip" in kept:
+            scrub_zip(run_dir / "trace.zip", secrets)
+        return error, kept
 
     return work
 

@@ -184,3 +184,22 @@ def prune_artifacts(*, session: Session, probe: str, retention: Retention) -> in
             run.artifacts = []
             pruned += 1
     return pruned
+
+
+def prune_runs(*, session: Session, before: datetime, retention: Retention) -> int:
+    """Delete runs started before ``before`` (with their artifacts), except a run
+    an open incident still points at; returns how many."""
+    protected = {
+        str(incident.details.get("run_id"))
+        for incident in incidents.list_incidents(session=session, status="open", limit=1000)
+    }
+    old = list(session.scalars(select(ProbeRun).where(ProbeRun.started_at < before).limit(5000)))
+    pruned = 0
+    for run in old:
+        if run.id in protected:
+            continue
+        if run.artifacts:
+            remove_artifacts(retention.root, run.artifacts)
+        session.delete(run)
+        pruned += 1
+    return pruned

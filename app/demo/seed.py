@@ -143,6 +143,34 @@ def generate_entities(tenant: str, count: int, *, seed: int = 7) -> Iterator[dic
         }
 
 
+# The probes' own records, one set per tenant: the golden path searches and opens
+# these, and probe users see nothing else (app.graph.service.dataset_scope), so a
+# failed run's screenshot or trace never shows a tenant's real data to operators.
+SYNTHETIC_DATASET = "synthetic"
+SYNTHETIC = (
+    ("organization", "Summit Probe Target", {"purpose": "synthetic probe", "owner": "summit"}),
+    ("facility", "Summit Probe Depot", {"purpose": "synthetic probe", "owner": "summit"}),
+)
+
+
+def synthetic_id(tenant: str, n: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{tenant}/synthetic/{n}"))
+
+
+def synthetic_entities(tenant: str) -> list[dict[str, Any]]:
+    return [
+        {"id": synthetic_id(tenant, n), "kind": kind, "name": name,
+         "dataset": SYNTHETIC_DATASET, "attributes": attributes}
+        for n, (kind, name, attributes) in enumerate(SYNTHETIC)
+    ]  # fmt: skip
+
+
+def synthetic_edges(tenant: str) -> list[dict[str, Any]]:
+    edge = str(uuid.uuid5(NAMESPACE, f"{tenant}/synthetic-edge/0"))
+    return [{"id": edge, "source_id": synthetic_id(tenant, 0),
+             "target_id": synthetic_id(tenant, 1), "kind": "located_at"}]  # fmt: skip
+
+
 def generate_edges(tenant: str, count: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
     """About 1.3 edges per entity, always between two of the tenant's own entities."""
     rng = random.Random(f"{seed}/{tenant}/edges")
@@ -174,7 +202,10 @@ def seed(
             ensure_rows(session=session, tenant_id=tenant_id, defaults=quota_defaults, now=now)
         _seed_users(session, tenant_ids, passwords, password, now, report)
         for slug, tenant_id in tenant_ids.items():
-            _seed_graph(session, slug, tenant_id, entities_per_tenant, now, report)
+            entities = list(generate_entities(slug, entities_per_tenant))
+            entities += synthetic_entities(slug)
+            edges = [*generate_edges(slug, entities_per_tenant), *synthetic_edges(slug)]
+            _seed_graph(session, tenant_id, entities, edges, now, report)
         session.commit()
     if report.entities >= 10_000:
         db.refresh_statistics(("entities", "edges"))
@@ -220,7 +251,12 @@ def _seed_users(
 
 
 def _seed_graph(
-    session: Session, slug: str, tenant_id: int, count: int, now: datetime, report: SeedReport
+    session: Session,
+    tenant_id: int,
+    entities: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    now: datetime,
+    report: SeedReport,
 ) -> None:
     present = set(session.scalars(select(Entity.id).where(Entity.tenant_id == tenant_id)))
     stamp = {
@@ -232,7 +268,7 @@ def _seed_graph(
     }
     rows = [
         {**row, **stamp, "updated_by": "demo", "search_text": flatten_attributes(row["attributes"])}
-        for row in generate_entities(slug, count)
+        for row in entities
         if row["id"] not in present
     ]
     if rows:
@@ -252,7 +288,7 @@ def _seed_graph(
             "created_by": "demo",
             "created_at": now,
         }
-        for edge in generate_edges(slug, count)
+        for edge in edges
         if edge["id"] not in edges_present
     ]
     if edge_rows:
