@@ -15,6 +15,8 @@ from app.core import logs
 from app.core.db import Database, utcnow
 from app.core.metrics import Metrics
 from app.core.tenancy import ALL_TENANTS
+from app.governance import pages as governance_pages
+from app.governance import views as governance_views
 from app.graph import pages as graph_pages
 from app.graph import views as graph_views
 from app.graph.cache import QueryCache
@@ -51,6 +53,8 @@ BLUEPRINTS = (
     quota_pages.bp,
     ops_views.bp,
     ops_pages.bp,
+    governance_views.bp,
+    governance_pages.bp,
 )
 
 

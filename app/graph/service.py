@@ -18,6 +18,7 @@ from sqlalchemy.util.typing import TupleAny
 from app.core.errors import NotFound
 from app.graph.models import Edge, Entity
 from app.quotas.service import bump_generation, charge, stored_bytes
+from governance.holds import ensure_not_held
 
 EDITABLE = ("kind", "name", "dataset", "attributes", "subject")
 
@@ -152,6 +153,7 @@ def update_entity(
     *, session: Session, entity_id: str, changes: dict[str, Any], actor: str, now: datetime
 ) -> Entity:
     entity = get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids=[entity.id], doing="changed")
     before = _size(entity)
     for field in EDITABLE:
         if field in changes:
@@ -172,6 +174,7 @@ def _size(entity: Entity) -> int:
 def delete_entity(*, session: Session, entity_id: str, actor: str, now: datetime) -> None:
     """Soft delete: hidden from every read at once, purged after retention."""
     entity = get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids=[entity.id], doing="deleted")
     bump_generation(session=session)  # still stored until purged, but no longer visible
     entity.deleted_at = now
     entity.updated_by = actor
@@ -190,9 +193,11 @@ def create_edge(
     actor: str,
     now: datetime,
 ) -> Edge:
-    """Both ends must be live entities of the caller's tenant, else NotFound."""
+    """Both ends must be live entities of the caller's tenant, else NotFound; an
+    end under legal hold refuses new edges (EntityHeld)."""
     for entity_id in {source_id, target_id}:
         get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids={source_id, target_id}, doing="linked")
     charge(session=session, delta=edge_bytes(source_id, target_id, kind, attributes))
     edge = Edge(
         source_id=source_id,
