@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 
 from app.core.tenancy import ALL_TENANTS
 from app.identity.models import Tenant
@@ -73,4 +74,4 @@ def wait_for_export(world: World, export_id: str, user: str = "alice") -> dict[s
 
 def tenant_id(app: Flask, slug: str) -> int:
     with services(app).db.session(tenant_id=ALL_TENANTS) as session:
-        return session.query(Tenant.id).filter(Tenant.slug == slug).scalar_one()
+        return session.execute(select(Tenant.id).where(Tenant.slug == slug)).scalar_one()
