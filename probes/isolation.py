@@ -261,7 +261,9 @@ class Preflight:
                 web[persona] if is_page else None,
             )
             sent = f"{target} {query} {body}"
-            problem = _verdict(response, ctx, sent=sent, uses_a_ids=uses_a_ids, is_page=is_page)
+            problem = _verdict(
+                response, ctx, sent=sent, uses_a_ids=uses_a_ids, is_page=is_page, method=method
+            )
             if problem:
                 self.findings.append(Finding(method, path, persona, response.status_code, problem))
 
@@ -292,7 +294,13 @@ class PreflightError(RuntimeError):
 
 
 def _verdict(
-    response: requests.Response, ctx: Context, *, sent: str, uses_a_ids: bool, is_page: bool
+    response: requests.Response,
+    ctx: Context,
+    *,
+    sent: str,
+    uses_a_ids: bool,
+    is_page: bool,
+    method: str = "GET",
 ) -> str | None:
     status = response.status_code
     if status >= 500:
@@ -304,7 +312,10 @@ def _verdict(
         return f"response contains tenant A's data: {leaked[0][:40]}"
     location = response.headers.get("Location", "")
     login_redirect = is_page and status in (302, 303) and "/login" in location
-    if uses_a_ids and status not in HIDDEN and not login_redirect:
+    # The sweep sends page forms without a CSRF token: they are refused (400)
+    # before the route runs, whatever the id, which tells nothing about it.
+    csrf_refused = is_page and status == 400 and method not in ("GET", "HEAD")
+    if uses_a_ids and status not in HIDDEN and not (login_redirect or csrf_refused):
         return f"answered {status} for tenant A's id (only 401/403/404 hide its existence)"
     return None
 
