@@ -25,7 +25,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, String, delete, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -322,28 +322,34 @@ class VerifyResult:
         }
 
 
+_ENTRIES, _PAYLOADS = AuditEntry.__table__.c, AuditPayload.__table__.c
+# Core columns, not ORM ones (the ORM costs ~10 µs a row here), and the payload
+# as the driver gives it: SQLite's JSON text is parsed by orjson below, ~20x
+# faster than the JSON type's own json.loads.
 _CHAIN = (
-    AuditEntry.seq,
-    AuditEntry.at,
-    AuditEntry.actor,
-    AuditEntry.action,
-    AuditEntry.target,
-    AuditEntry.payload_sha256,
-    AuditEntry.prev_hash,
-    AuditEntry.hash,
-    AuditPayload.payload,
+    _ENTRIES.seq,
+    _ENTRIES.at,
+    _ENTRIES.actor,
+    _ENTRIES.action,
+    _ENTRIES.target,
+    _ENTRIES.payload_sha256,
+    _ENTRIES.prev_hash,
+    _ENTRIES.hash,
+    type_coerce(_PAYLOADS.payload, String()),
 )
 
 
 def _rows(session: Session | Connection, tenant_id: int, after_seq: int) -> Iterator[Any]:
     statement = (
         select(*_CHAIN)
-        .outerjoin(AuditPayload, AuditPayload.entry_id == AuditEntry.id)
-        .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq >= after_seq)
-        .order_by(AuditEntry.seq, AuditEntry.id)
-        .execution_options(yield_per=10_000)
-    )
-    yield from session.execute(statement)
+        .select_from(AuditEntry.__table__.outerjoin(AuditPayload.__table__,
+                                                    _PAYLOADS.entry_id == _ENTRIES.id))
+        .where(_ENTRIES.tenant_id == tenant_id, _ENTRIES.seq >= after_seq)
+        .order_by(_ENTRIES.seq, _ENTRIES.id)
+    )  # fmt: skip
+    connection = session.connection() if isinstance(session, Session) else session
+    result = connection.execution_options(yield_per=10_000).execute(statement)
+    yield from result
 
 
 def verify(
@@ -413,7 +419,7 @@ def _walk(
 ) -> VerifyResult:
     """The hot loop (≥ 200,000 entries/s): locals only, one hash per entry."""
     expected, checked = start, 0
-    sha256, dumps = hashlib.sha256, orjson.dumps
+    sha256, dumps, loads = hashlib.sha256, orjson.dumps, orjson.loads
     if anchor is not None:  # the anchor's own entry must still be there, unchanged
         first = next(rows, None)
         if first is None or first[0] != anchor.seq or first[7] != anchor.hash:
@@ -438,7 +444,10 @@ def _walk(
             problem = "its hash does not match its contents (changed or moved)"
         elif (
             payload is not None
-            and payload_sha256 != sha256(dumps(payload, option=_SORTED)).hexdigest()
+            and payload_sha256
+            != sha256(
+                dumps(loads(payload) if isinstance(payload, str) else payload, option=_SORTED)
+            ).hexdigest()
         ):
             problem = "its payload does not match the digest in the chain (changed)"
         elif marks.get(seq, link) != link:
