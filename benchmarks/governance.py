@@ -119,8 +119,8 @@ def raw_purge(path: Path, n: int) -> float:
     started = time.perf_counter()
     while True:
         connection.execute("BEGIN IMMEDIATE")
-        ids = [r[0] for r in connection.execute(
-            "SELECT id FROM entities WHERE deleted_at IS NOT NULL ORDER BY deleted_at, pk LIMIT 1000")]  # fmt: skip
+        query = "SELECT id FROM entities WHERE deleted_at IS NOT NULL ORDER BY deleted_at, pk"
+        ids = [r[0] for r in connection.execute(f"{query} LIMIT 1000")]
         if not ids:
             connection.execute("COMMIT")
             break
@@ -142,7 +142,7 @@ def bench_export(directory: Path, n: int) -> None:
         entities(db, tenant, size, deleted=False, subject="subject-1")
         target = directory / f"export-{size}"
 
-        def build() -> export.Built:
+        def build(db: Database = db, tenant: int = tenant, target: Path = target) -> export.Built:
             return export._build(db, tenant, "bench", "subject-1", target / "x.zip", 365, T0)
 
         seconds, mib = peak(build)
@@ -182,9 +182,12 @@ def chain(db: Database, tenant: int, n: int) -> None:
                     target=f"entity:e{seq}", payload_sha256=digest, prev_hash=prev,
                 )  # fmt: skip
                 rows.append({"id": seq, "tenant_id": tenant, "seq": seq, "at": at,
-                             "actor": "bench", "action": "bench.step", "target": f"entity:e{seq}",
-                             "payload_sha256": digest, "prev_hash": prev, "hash": link})  # fmt: skip
-                payloads.append({"entry_id": seq, "tenant_id": tenant, "at": at, "payload": payload})
+                             "actor": "bench", "action": "bench.step",
+                             "target": f"entity:e{seq}", "payload_sha256": digest,
+                             "prev_hash": prev, "hash": link})  # fmt: skip
+                payloads.append(
+                    {"entry_id": seq, "tenant_id": tenant, "at": at, "payload": payload}
+                )
                 prev = link
             session.execute(insert(AuditEntry), rows)
             session.execute(insert(AuditPayload), payloads)
@@ -202,7 +205,8 @@ def bench_verify(directory: Path, n: int) -> None:
         started = time.perf_counter()
         result = audit.verify(session=session, tenant_id=tenant, signer=signer)
         seconds = time.perf_counter() - started
-    assert result.ok and result.checked == n, result
+    assert result.ok, result
+    assert result.checked == n, result
     connection = sqlite3.connect(directory / "audit.db")
     started = time.perf_counter()
     for _ in connection.execute(

@@ -281,8 +281,8 @@ def test_a_checkpoint_is_only_signed_over_an_intact_chain(
     assert latest is not None
     assert (latest.ok, latest.first_bad_seq) == (False, 2)
     body = call(world, "GET", "/api/v1/audit/verify").get_json()
-    assert body == {"ok": False, "first_bad_seq": 2, "checked": 2,
-                    "reason": "its hash does not match its contents (changed or moved)"}  # fmt: skip
+    reason = "its hash does not match its contents (changed or moved)"
+    assert body == {"ok": False, "first_bad_seq": 2, "checked": 2, "reason": reason}
     metrics = world.client.get("/metrics").get_data(as_text=True)
     assert 'summit_audit_verify_ok{tenant="acme"} 0.0' in metrics
 

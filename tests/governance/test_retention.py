@@ -120,9 +120,10 @@ def test_retention_is_per_tenant_and_changes_are_audited(world: World) -> None:
     assert call(world, "GET", "/api/v1/governance/retention", "carol").get_json()["days"] == 365
     assert run_purge(world.app, Clock(T0), acme).purged == 1
     assert existing(db, [entity]) == set()
-    [entry] = [e for e in world.client.get(
+    found = world.client.get(
         "/api/v1/audit?action=retention.change", headers=world.headers("alice")
-    ).get_json()["entries"]]  # fmt: skip
+    )
+    [entry] = found.get_json()["entries"]
     assert entry["payload"] == {"old_days": 365, "new_days": 7, "reason": "policy P-7"}
 
 
@@ -326,8 +327,10 @@ def test_a_hold_being_placed_during_a_purge_batch_is_never_lost(
         return job_purge("acme")(facts)
 
     with db.session(tenant_id=acme, write=True) as session:
-        batch = retention.purge_batch(session=session, cutoff=T0 - 365 * DAY, after=None,
-                                      size=10, actor="job", decide=decide_slowly, now=T0)  # fmt: skip
+        batch = retention.purge_batch(
+            session=session, cutoff=T0 - 365 * DAY, after=None, size=10, actor="job",
+            decide=decide_slowly, now=T0,
+        )  # fmt: skip
         session.commit()
     outcome["thread"].join(10)
     assert batch.purged == 1
