@@ -17,6 +17,8 @@ from app.core.db import Database, utcnow
 from app.core.gcra import open_store
 from app.core.metrics import Metrics
 from app.core.tenancy import ALL_TENANTS
+from app.governance import pages as governance_pages
+from app.governance import views as governance_views
 from app.graph import pages as graph_pages
 from app.graph import views as graph_views
 from app.graph.cache import Bounds, QueryCache
@@ -53,6 +55,8 @@ BLUEPRINTS = (
     quota_pages.bp,
     ops_views.bp,
     ops_pages.bp,
+    governance_views.bp,
+    governance_pages.bp,
 )
 
 

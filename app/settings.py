@@ -7,8 +7,10 @@ is an error, because which one wins would be a guess.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -190,6 +192,37 @@ class Settings(BaseSettings):
         256 * 1024, ge=0, le=1024**3, validation_alias="SUMMIT_CACHE_MAX_ENTRY_BYTES"
     )
 
+    # governance: retention, legal hold, subject export, audit (issue 14)
+    audit_signing_key: str = Field("", validation_alias="SUMMIT_AUDIT_SIGNING_KEY")
+    retention_default_days: int = Field(
+        365, ge=1, le=36500, validation_alias="SUMMIT_RETENTION_DEFAULT_DAYS"
+    )
+    purge_batch_size: int = Field(1000, ge=1, le=10_000, validation_alias="SUMMIT_PURGE_BATCH_SIZE")
+    purge_interval_seconds: int = Field(
+        3600, ge=1, le=86400 * 7, validation_alias="SUMMIT_PURGE_INTERVAL_SECONDS"
+    )
+    audit_checkpoint_interval_seconds: int = Field(
+        600, ge=1, le=86400 * 7, validation_alias="SUMMIT_AUDIT_CHECKPOINT_INTERVAL_SECONDS"
+    )
+    export_link_ttl_seconds: int = Field(
+        3600, ge=60, le=30 * 86400, validation_alias="SUMMIT_EXPORT_LINK_TTL_SECONDS"
+    )
+    probe_governance_interval_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias="SUMMIT_PROBE_GOVERNANCE_INTERVAL_SECONDS"
+    )
+    probe_governance_tenants: str = Field(
+        "acme,globex", validation_alias="SUMMIT_PROBE_GOVERNANCE_TENANTS"
+    )
+
+    @property
+    def probe_governance_tenant_names(self) -> tuple[str, ...]:
+        names = (name.strip() for name in self.probe_governance_tenants.split(","))
+        return tuple(name for name in names if name)
+
+    @property
+    def exports_dir(self) -> Path:
+        return (self.var_dir / "exports").resolve()
+
     @field_validator("redis_url")
     @classmethod
     def _known_redis(cls, value: str) -> str:
@@ -324,16 +357,39 @@ def secret_key(settings: Settings) -> str:
         return settings.secret_key
     if settings.env == "production":
         raise SettingsError("SUMMIT_SECRET_KEY: required when SUMMIT_ENV=production")
-    path = settings.var_dir / "secret_key"
+    return _kept_secret(settings.var_dir / "secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def audit_signing_key(settings: Settings) -> bytes:
+    """The 32-byte Ed25519 seed that signs audit checkpoints (urlsafe base64 in
+    SUMMIT_AUDIT_SIGNING_KEY or its _FILE), kept outside the database so that
+    someone who can write the database cannot forge a checkpoint. Outside
+    production one is generated once under the var dir."""
+    text = settings.audit_signing_key
+    if not text:
+        if settings.env == "production":
+            raise SettingsError("SUMMIT_AUDIT_SIGNING_KEY: required when SUMMIT_ENV=production")
+        make = lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # noqa: E731
+        text = _kept_secret(settings.var_dir / "audit_signing_key", make)
+    try:
+        seed = base64.urlsafe_b64decode(text.encode())
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise SettingsError("SUMMIT_AUDIT_SIGNING_KEY: must be 32 bytes in urlsafe base64")
+    return seed
+
+
+def _kept_secret(path: Path, make: Callable[[], str]) -> str:
     if path.exists():
         return path.read_text().strip()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside and hard-linked into place: a worker racing us either
     # wins the link or reads the complete file, never a half-written one.
-    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
+        handle.write(make())
     try:
         os.link(tmp, path)
     except FileExistsError:

@@ -33,6 +33,10 @@ BODIES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
         {"reason": "isolation preflight: changes nothing"},
         "a schema-made body would set tenant A's limits to their minimum",
     ),
+    ("PUT", "/api/v1/governance/retention"): (
+        {"reason": "isolation preflight: changes nothing"},
+        "a schema-made body would set tenant B's retention to its minimum (1 day)",
+    ),
 }
 # Routes whose body is facts to evaluate, not ids to look up: filled with
 # neutral values, and still checked for any trace of A's data.
@@ -61,6 +65,8 @@ class Context:
     edge_id: str
     search_term: str = ""
     tenant: str = ""
+    hold_id: str = ""
+    export_id: str = ""
     markers: set[str] = field(default_factory=set)
 
 
@@ -72,8 +78,10 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "run_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # probe runs: platform rows
     "artifact": lambda ctx: "trace.zip",
     "tenant": lambda ctx: ctx.tenant,  # quotas: operators may, tenant B may not
+    "hold_id": lambda ctx: ctx.hold_id,
+    "export_id": lambda ctx: ctx.export_id,
 }
-A_ID_PARAMS = frozenset({"entity_id"})
+A_ID_PARAMS = frozenset({"entity_id", "hold_id", "export_id"})
 
 
 @dataclass
@@ -157,8 +165,37 @@ class Preflight:
             search_term=marker.split("-")[1],
             tenant=self.credentials.tenant_a[0],
         )
-        ctx.markers = {first["id"], second["id"], edge["id"], marker}
+        ctx.hold_id, ctx.export_id = self._governance_data(headers, first["id"], marker)
+        ctx.markers = {first["id"], second["id"], edge["id"], marker, ctx.hold_id, ctx.export_id}
         return ctx
+
+    def _governance_data(
+        self, headers: dict[str, str], entity_id: str, marker: str
+    ) -> tuple[str, str]:
+        """A (released) legal hold and a subject export of tenant A's, for the
+        routes that take their ids."""
+        base = f"{self.url}/api/v1/governance"
+        hold = requests.post(
+            f"{base}/holds",
+            json={"entity_ids": [entity_id], "reason": f"{marker} preflight"},
+            headers=headers,
+            timeout=self.timeout,
+        )
+        if hold.status_code != 201:
+            raise PreflightError(f"cannot place tenant A's hold: {hold.status_code}")
+        hold_id = str(hold.json()["id"])
+        requests.post(
+            f"{base}/holds/{hold_id}/release",
+            json={"reason": "preflight"},
+            headers=headers,
+            timeout=self.timeout,
+        )
+        export = requests.post(
+            f"{base}/exports", json={"subject": marker}, headers=headers, timeout=self.timeout
+        )
+        if export.status_code != 202:
+            raise PreflightError(f"cannot request tenant A's export: {export.status_code}")
+        return hold_id, str(export.json()["id"])
 
     # --- the sweep ------------------------------------------------------------------
 
@@ -224,7 +261,9 @@ class Preflight:
                 web[persona] if is_page else None,
             )
             sent = f"{target} {query} {body}"
-            problem = _verdict(response, ctx, sent=sent, uses_a_ids=uses_a_ids, is_page=is_page)
+            problem = _verdict(
+                response, ctx, sent=sent, uses_a_ids=uses_a_ids, is_page=is_page, method=method
+            )
             if problem:
                 self.findings.append(Finding(method, path, persona, response.status_code, problem))
 
@@ -255,7 +294,13 @@ class PreflightError(RuntimeError):
 
 
 def _verdict(
-    response: requests.Response, ctx: Context, *, sent: str, uses_a_ids: bool, is_page: bool
+    response: requests.Response,
+    ctx: Context,
+    *,
+    sent: str,
+    uses_a_ids: bool,
+    is_page: bool,
+    method: str = "GET",
 ) -> str | None:
     status = response.status_code
     if status >= 500:
@@ -267,7 +312,10 @@ def _verdict(
         return f"response contains tenant A's data: {leaked[0][:40]}"
     location = response.headers.get("Location", "")
     login_redirect = is_page and status in (302, 303) and "/login" in location
-    if uses_a_ids and status not in HIDDEN and not login_redirect:
+    # The sweep sends page forms without a CSRF token: they are refused (400)
+    # before the route runs, whatever the id, which tells nothing about it.
+    csrf_refused = is_page and status == 400 and method not in ("GET", "HEAD")
+    if uses_a_ids and status not in HIDDEN and not (login_redirect or csrf_refused):
         return f"answered {status} for tenant A's id (only 401/403/404 hide its existence)"
     return None
 

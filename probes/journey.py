@@ -41,6 +41,7 @@ class ProbeConfig:
     entity_name: str = "Summit Probe Target"
     other_tenant: str = "globex"
     decision_budget_ms: float = 10.0
+    governance_tenants: tuple[str, ...] = ()  # each tenant's synthetic user; () = the target's
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,14 @@ def lint(tree: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+ROOT_PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+    "root_packages"
+]
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    for package in ("app", "probes", "alerts"):
+    for package in ROOT_PACKAGES:
         shutil.copytree(
             ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -79,6 +79,13 @@ CACHE_EVICTIONS = Name("summit_cache_evictions")
 CACHE_SKIPPED = Name("summit_cache_skipped")
 CACHE_BYTES = Name("summit_cache_bytes")
 RATE_LIMITED = Name("summit_rate_limited")
+# governance (issue 14)
+GOVERNANCE_PURGES = Name("summit_governance_purges")
+GOVERNANCE_ENTITIES_PURGED = Name("summit_governance_entities_purged")
+GOVERNANCE_HOLDS_ACTIVE = Name("summit_governance_holds_active")
+GOVERNANCE_EXPORTS_SERVED = Name("summit_governance_exports_served")
+AUDIT_VERIFY_OK = Name("summit_audit_verify_ok")
+AUDIT_VERIFY_CHECKED = Name("summit_audit_verify_checked_entries")
 
 
 class Metrics:
@@ -120,6 +127,7 @@ class Metrics:
 
         self._probe_metrics(registry)
         self._quota_metrics(registry)
+        self._governance_metrics(registry)
 
     def _probe_metrics(self, registry: CollectorRegistry) -> None:
         # Only the scheduler leader (or a manual run) writes these; under gunicorn
@@ -188,6 +196,51 @@ class Metrics:
             ("tenant", "route"),
             registry=registry,
         )
+
+    def _governance_metrics(self, registry: CollectorRegistry) -> None:
+        self.purges = Counter(
+            str(GOVERNANCE_PURGES),
+            "Purges executed, by kind (retention, explicit) and outcome (done, refused)",
+            ("tenant", "kind", "outcome"),
+            registry=registry,
+        )
+        self.entities_purged = Counter(
+            str(GOVERNANCE_ENTITIES_PURGED),
+            "Entities hard-deleted by purges",
+            ("tenant",),
+            registry=registry,
+        )
+        self.holds_active = Gauge(
+            str(GOVERNANCE_HOLDS_ACTIVE),
+            "Active legal holds, per tenant",
+            ("tenant",),
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.exports_served = Counter(
+            str(GOVERNANCE_EXPORTS_SERVED),
+            "Subject access export downloads served",
+            ("tenant",),
+            registry=registry,
+        )
+        self.audit_verify_ok = Gauge(
+            str(AUDIT_VERIFY_OK),
+            "1 when the tenant's audit chain verified at its last check, 0 when it did not",
+            ("tenant",),
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.audit_verify_checked = Gauge(
+            str(AUDIT_VERIFY_CHECKED),
+            "Entries checked by the tenant's last audit verification",
+            ("tenant",),
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+
+    def observe_verify(self, *, tenant: str, ok: bool, checked: int) -> None:
+        self.audit_verify_ok.labels(tenant).set(1 if ok else 0)
+        self.audit_verify_checked.labels(tenant).set(checked)
 
     def observe_decision(self, *, action: str, decision: str, source: str, ms: float) -> None:
         self.decisions.labels(action, decision, source).inc()

@@ -18,12 +18,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
-from app.core.tenancy import ALL_TENANTS
+from app.core.tenancy import ALL_TENANTS, SYNTHETIC_DATASET
 from app.graph.models import Edge, Entity
 from app.graph.service import edge_bytes, entity_bytes, flatten_attributes
 from app.identity.models import Tenant, User
 from app.identity.service import Passwords
 from app.quotas.service import DEFAULT_LIMITS, Limits, charge, ensure_rows
+from probes.journeys.governance import SUBJECT as SYNTHETIC_SUBJECT
 
 NAMESPACE = uuid.UUID("5d1c1a52-3b7e-4c5e-9c66-7f3a8f1e2b10")
 TENANTS = {"acme": "Acme Corporation", "globex": "Globex Corporation"}
@@ -146,7 +147,6 @@ def generate_entities(tenant: str, count: int, *, seed: int = 7) -> Iterator[dic
 # The probes' own records, one set per tenant: the golden path searches and opens
 # these, and probe users see nothing else (app.graph.service.dataset_scope), so a
 # failed run's screenshot or trace never shows a tenant's real data to operators.
-SYNTHETIC_DATASET = "synthetic"
 SYNTHETIC = (
     ("organization", "Summit Probe Target", {"purpose": "synthetic probe", "owner": "summit"}),
     ("facility", "Summit Probe Depot", {"purpose": "synthetic probe", "owner": "summit"}),
@@ -206,6 +206,7 @@ def seed(
             entities += synthetic_entities(slug)
             edges = [*generate_edges(slug, entities_per_tenant), *synthetic_edges(slug)]
             _seed_graph(session, tenant_id, entities, edges, now, report)
+            _seed_synthetic(session, slug, tenant_id, now, report)
         session.commit()
     if report.entities >= 10_000:
         db.refresh_statistics(("entities", "edges"))
@@ -248,6 +249,31 @@ def _seed_users(
         )
         report.users += 1
     session.flush()
+
+
+def synthetic_record_id(tenant: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{tenant}/synthetic/governance"))
+
+
+def _seed_synthetic(
+    session: Session, slug: str, tenant_id: int, now: datetime, report: SeedReport
+) -> None:
+    """The governance probe's own record: dataset "synthetic", subject
+    "synthetic-probe". The probe holds and exports it, and touches nothing else."""
+    record_id = synthetic_record_id(slug)
+    if session.scalar(select(Entity.id).where(Entity.id == record_id)) is not None:
+        return
+    attributes = {"purpose": "governance probe"}
+    session.add(
+        Entity(
+            id=record_id, tenant_id=tenant_id, kind="synthetic", name="Synthetic governance record",
+            dataset=SYNTHETIC_DATASET, subject=SYNTHETIC_SUBJECT, attributes=attributes,
+            search_text=flatten_attributes(attributes), source="demo", created_by="demo",
+            updated_by="demo", created_at=now, updated_at=now,
+        )
+    )  # fmt: skip
+    session.flush()
+    report.entities += 1
 
 
 def _seed_graph(

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.util.typing import TupleAny
 
 from app.core.errors import NotFound
+from app.core.tenancy import SYNTHETIC_DATASET
 from app.graph.models import Edge, Entity
 from app.quotas.service import bump_generation, charge, stored_bytes
+from governance.holds import ensure_not_held
 
 EDITABLE = ("kind", "name", "dataset", "attributes", "subject")
 
@@ -82,9 +84,6 @@ def create_entity(
     session.add(entity)
     session.flush()
     return entity
-
-
-SYNTHETIC_DATASET = "synthetic"
 
 
 def dataset_scope(role: str) -> str | None:
@@ -184,6 +183,7 @@ def update_entity(
     *, session: Session, entity_id: str, changes: dict[str, Any], actor: str, now: datetime
 ) -> Entity:
     entity = get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids=[entity.id], doing="changed")
     before = _size(entity)
     for field in EDITABLE:
         if field in changes:
@@ -204,6 +204,7 @@ def _size(entity: Entity) -> int:
 def delete_entity(*, session: Session, entity_id: str, actor: str, now: datetime) -> None:
     """Soft delete: hidden from every read at once, purged after retention."""
     entity = get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids=[entity.id], doing="deleted")
     bump_generation(session=session)  # still stored until purged, but no longer visible
     entity.deleted_at = now
     entity.updated_by = actor
@@ -222,9 +223,11 @@ def create_edge(
     actor: str,
     now: datetime,
 ) -> Edge:
-    """Both ends must be live entities of the caller's tenant, else NotFound."""
+    """Both ends must be live entities of the caller's tenant, else NotFound; an
+    end under legal hold refuses new edges (EntityHeld)."""
     for entity_id in {source_id, target_id}:
         get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids={source_id, target_id}, doing="linked")
     charge(session=session, delta=edge_bytes(source_id, target_id, kind, attributes))
     edge = Edge(
         source_id=source_id,

@@ -40,6 +40,7 @@ def probe_config(settings: Settings) -> ProbeConfig:
         entity_name=settings.probe_entity_name,
         other_tenant=settings.probe_other_tenant,
         decision_budget_ms=settings.probe_decision_budget_ms,
+        governance_tenants=settings.probe_governance_tenant_names,
     )
 
 

@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from app.core import leases
 from app.core.db import Database, utcnow
 from app.core.metrics import Metrics
+from app.governance.jobs import audit_checkpoint_job, purge_expired_job
 from app.ops import maintenance
 from app.ops.runtime import ProbeRuntime, ShuttingDown
 from app.settings import Settings
@@ -59,7 +60,10 @@ def run_probe(runtime: ProbeRuntime, name: str) -> int:
 JOBS: Final[dict[str, tuple[str, Callable[[ProbeRuntime, str], int]]]] = {
     "golden-path": ("probe_golden_path_interval_seconds", run_probe),
     "policy": ("probe_policy_interval_seconds", run_probe),
+    "governance": ("probe_governance_interval_seconds", run_probe),
     "prune": ("prune_interval_seconds", maintenance.prune),
+    "purge-expired": ("purge_interval_seconds", purge_expired_job),
+    "audit-checkpoint": ("audit_checkpoint_interval_seconds", audit_checkpoint_job),
 }
 
 

@@ -16,7 +16,7 @@ from tests.support.world import World, services
 
 # The world's seed: three demo entities and two edges per tenant, plus the
 # probes' synthetic records.
-ENTITIES_PER_TENANT = 3 + len(SYNTHETIC)
+ENTITIES_PER_TENANT = 3 + len(SYNTHETIC) + 1  # and the governance probe's record
 EDGES_PER_TENANT = 2 + len(synthetic_edges("x"))
 
 
