@@ -78,6 +78,15 @@ CACHE_REQUESTS = Name("summit_cache_requests")
 CACHE_EVICTIONS = Name("summit_cache_evictions")
 RATE_LIMITED = Name("summit_rate_limited")
 
+# SLOs and alerting (issue 11): each histogram's bucket boundaries by family, so
+# rule generation can check at build time that an SLO threshold sits on a
+# boundary (a test checks this map against the histograms Metrics builds).
+HISTOGRAM_BUCKETS: dict[Name, tuple[float, ...]] = {
+    HTTP_DURATION: LATENCY_BUCKETS,
+    POLICY_DECISION_DURATION: DECISION_BUCKETS,
+    PROBE_DURATION: PROBE_BUCKETS,
+}
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
