@@ -290,6 +290,7 @@ def _alerting(ctx: _Context, alerting: Any) -> tuple[AlertMeta | None, AlertMeta
     labels = _labels(ctx, alerting.get("labels"), "alerting.labels")
     annotations = _labels(ctx, alerting.get("annotations"), "alerting.annotations", values=False)
     metas: list[AlertMeta | None] = []
+    named = _name(ctx, alerting)
     for kind in ("page_alert", "ticket_alert"):
         alert = alerting.get(kind) or {}
         if not isinstance(alert, dict):
@@ -301,20 +302,24 @@ def _alerting(ctx: _Context, alerting: Any) -> tuple[AlertMeta | None, AlertMeta
             continue
         own = _labels(ctx, alert.get("labels"), f"alerting.{kind}.labels")
         notes = _labels(ctx, alert.get("annotations"), f"alerting.{kind}.annotations", values=False)
-        metas.append(_meta(ctx, alerting.get("name"), {**labels, **own}, {**annotations, **notes}))
+        metas.append(named and AlertMeta(named, {**labels, **own}, {**annotations, **notes}))
     return metas[0], metas[1]
 
 
-def _meta(
-    ctx: _Context, name: Any, labels: dict[str, str], annotations: dict[str, str]
-) -> AlertMeta | None:
+def _name(ctx: _Context, alerting: dict[str, Any]) -> str | None:
+    """The alerts' name; required unless both alerts are disabled (as in Sloth)."""
+    alerts = [alerting.get(k) for k in ("page_alert", "ticket_alert")]
+    disabled = [isinstance(a, dict) and a.get("disable") is True for a in alerts]
+    name = alerting.get("name")
+    if all(disabled):
+        return None
     if not isinstance(name, str) or not name:
         ctx.problem("alerting.name is missing (needed unless both alerts are disabled)")
         return None
     if not _METRIC_NAME.match(name):
         ctx.problem(f"alerting.name {name!r} is not a valid Prometheus alert name")
         return None
-    return AlertMeta(name, labels, annotations)
+    return name
 
 
 def _labels(ctx: _Context, raw: Any, where: str, *, values: bool = True) -> dict[str, str]:

@@ -36,6 +36,7 @@ from app.alerting.models import RequestMinute
 from app.core import metrics
 from app.core.batch import BatchWriter
 from app.core.db import Database
+from app.core.tenancy import ALL_TENANTS
 from app.policy.models import PolicyDecision
 from app.settings import Settings
 from probes.models import ProbeRun
@@ -46,7 +47,12 @@ Key = tuple[int, str, str, str, int, int]  # minute, route, method, traffic, sta
 
 class RequestStats(BatchWriter):
     def __init__(
-        self, db: Database, *, clock: Callable[[], datetime], retention: timedelta
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime],
+        retention: timedelta,
+        seconds: Callable[[], float] = time.time,  # the epoch clock of the hot path
     ) -> None:
         super().__init__(
             db, RequestMinute, clock=clock, time_column="minute", retention=retention,
@@ -55,10 +61,18 @@ class RequestStats(BatchWriter):
         self._cells: dict[Key, int] = {}
         self._lock = threading.Lock()
         self._drain_all = False
+        self._seconds = seconds
 
     def observe(self, route: str, method: str, traffic: str, status: int, seconds: float) -> None:
         """Count one request (the hot path: keep it this small)."""
-        key = (int(time.time()) // 60, route, method, traffic, status, bisect_left(BOUNDS, seconds))
+        key = (
+            int(self._seconds()) // 60,
+            route,
+            method,
+            traffic,
+            status,
+            bisect_left(BOUNDS, seconds),
+        )
         with self._lock:
             self._cells[key] = self._cells.get(key, 0) + 1
         if self._thread is None:
@@ -66,7 +80,7 @@ class RequestStats(BatchWriter):
 
     def flush(self) -> int:
         """Queue the minutes that have ended (all of them at exit), then write."""
-        current = int(time.time()) // 60
+        current = int(self._seconds()) // 60
         with self._lock:
             done = [k for k in self._cells if self._drain_all or k[0] < current]
             cells = [(k, self._cells.pop(k)) for k in done]
@@ -80,9 +94,7 @@ class RequestStats(BatchWriter):
     def prune(self) -> int:
         cutoff = int((self._clock() - self._retention).timestamp()) // 60
         with self._db.engine.begin() as connection:
-            result = connection.execute(
-                delete(RequestMinute).where(RequestMinute.minute < cutoff)
-            )
+            result = connection.execute(delete(RequestMinute).where(RequestMinute.minute < cutoff))
         return int(result.rowcount or 0)
 
     def close(self) -> None:
@@ -95,7 +107,11 @@ def epoch_minute(at: datetime) -> int:
 
 
 class LocalCounts:
-    """``alerts.status.Counts`` over this control plane's own tables."""
+    """``alerts.status.Counts`` over this control plane's own tables.
+
+    The session must see every tenant (``ALL_TENANTS``): the decision log's rows
+    belong to tenants, and an SLO counts them all. Only counts leave here.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -118,7 +134,8 @@ class LocalCounts:
     ) -> list[float]:
         limit = _take_le(matchers, BOUNDS) if series == metrics.HTTP_DURATION.bucket else None
         _only(matchers, {"route", "method", "traffic", "status"})
-        first, minutes = epoch_minute(start), max(1, round(step / timedelta(minutes=1)))
+        # Whole minutes ending with the current one (its rows are written when it ends).
+        first, minutes = epoch_minute(start) + 1, max(1, round(step / timedelta(minutes=1)))
         index = (RequestMinute.minute - first) // minutes
         rows = self.session.execute(
             select(index, RequestMinute.route, RequestMinute.method, RequestMinute.traffic,
@@ -222,14 +239,16 @@ def specs(settings: Settings) -> tuple[SLO, ...]:
     return _specs(str(settings.slo_specs_dir or build.SPECS_DIR))
 
 
-def statuses(*, settings: Settings, session: Session, now: datetime) -> list[slo_status.Status]:
+def statuses(*, settings: Settings, db: Database, now: datetime) -> list[slo_status.Status]:
     """Every SLO's status: from Prometheus when PROMETHEUS_URL is set, else local."""
     period = rules.DEFAULT_PERIOD
     if not settings.prometheus_url:
-        counts = LocalCounts(session)
-        return [
-            slo_status.local_status(one, counts, now=now, period=period) for one in specs(settings)
-        ]
+        with db.session(tenant_id=ALL_TENANTS) as session:
+            counts = LocalCounts(session)
+            return [
+                slo_status.local_status(one, counts, now=now, period=period)
+                for one in specs(settings)
+            ]
     client = slo_status.PrometheusHTTP(settings.prometheus_url)
     found = []
     for one in specs(settings):

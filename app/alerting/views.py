@@ -13,7 +13,7 @@ from alerts.status import Status
 from app.alerting import service
 from app.alerting.schemas import SloOut, SlosOut
 from app.core.db import utcnow
-from app.web.context import db_session, services
+from app.web.context import services
 from app.web.guard import requires
 from app.web.shapes import dump
 
@@ -24,7 +24,7 @@ def slo_report() -> dict[str, Any]:
     """The body of GET /api/v1/slo (the SLO page renders the same)."""
     settings = services().settings
     now = utcnow()
-    found = service.statuses(settings=settings, session=db_session(), now=now)
+    found = service.statuses(settings=settings, db=services().db, now=now)
     specs = {one.id: one for one in service.specs(settings)}
     return {
         "period_days": rules.DEFAULT_PERIOD // timedelta(days=1),
