@@ -25,7 +25,8 @@ QUIET_HOURS = "quiet-hours"
 WEBHOOK_PATH = "/api/v1/alerts/webhook"  # the control plane's receiver (the paging issue)
 TIMINGS = ("group_wait", "group_interval", "repeat_interval")
 DEFAULT_TIMINGS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# In Alertmanager's order: its weeks start on Sunday, so "monday:sunday" is refused.
+WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _TIME = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 KINDS = ("page", "ticket")
@@ -107,8 +108,14 @@ def _interval(raw: Any, problems: list[str]) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for day_range in raw.get("weekdays") or []:
-        if any(day not in WEEKDAYS for day in str(day_range).split(":")):
-            problems.append(f"quiet_hours: {day_range!r} is not a weekday or a range of them")
+        days = str(day_range).split(":")
+        if any(d not in WEEKDAYS for d in days) or WEEKDAYS.index(days[0]) > WEEKDAYS.index(
+            days[-1]
+        ):
+            problems.append(
+                f"quiet_hours: {day_range!r} is not a weekday or a range of them "
+                "(weeks start on Sunday, as in Alertmanager)"
+            )
     if raw.get("weekdays"):
         out["weekdays"] = [str(day) for day in raw["weekdays"]]
     times = []

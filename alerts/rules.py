@@ -243,7 +243,7 @@ def alert_rules(slo: SLO, options: Options) -> list[dict[str, Any]]:
 
 
 def _condition(slo: SLO, window: Window, options: Options) -> tuple[str, str]:
-    factor = number(window.factor(options.period))
+    factor = number(window.factor(options.scaled_period))
     budget = f"({factor} * {number(slo.error_budget)})"
     ids = selector(slo.id_labels)
     short = f"{SLI_ERROR}{durations.format(window.short)}{ids}"
@@ -280,7 +280,7 @@ def _slo_annotations(
     def burn(w: Window) -> str:
         scale = options.time_scale
         return (
-            f"{number(w.factor(options.period))}x over {durations.format(w.long * scale)} "
+            f"{number(w.factor(options.scaled_period))}x over {durations.format(w.long * scale)} "
             f"(and {durations.format(w.short * scale)})"
         )
 

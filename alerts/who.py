@@ -106,7 +106,8 @@ def _in(entries: list[Mapping[str, Any]], at: datetime) -> bool:
 def _in_one(entry: Mapping[str, Any], at: datetime) -> bool:
     local = at.astimezone(ZoneInfo(entry.get("location", "UTC")))
     days = entry.get("weekdays")
-    if days and not any(_day_in(local.weekday(), span) for span in days):
+    weekday = (local.weekday() + 1) % 7  # Alertmanager counts from Sunday
+    if days and not any(_day_in(weekday, span) for span in days):
         return False
     times = entry.get("times")
     minute = local.hour * 60 + local.minute

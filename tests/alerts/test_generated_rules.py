@@ -160,7 +160,9 @@ def test_page_on_fast_burn_ticket_on_slow_burn_nothing_when_healthy(
 
 def test_the_probe_alert_fires_on_n_failures_in_m_runs_only(built: Path, tmp_path: Path) -> None:
     runs = metrics.PROBE_RUNS.total
-    alert = 'count(ALERTS{alertname="SummitProbeGoldenPathFailing",alertstate="firing"}) or vector(0)'
+    alert = (
+        'count(ALERTS{alertname="SummitProbeGoldenPathFailing",alertstate="firing"}) or vector(0)'
+    )
 
     def case(fail: str, passed: str, expected: int) -> dict[str, Any]:
         return {
@@ -193,3 +195,16 @@ def test_every_alert_carries_summary_description_runbook_and_dashboard(built: Pa
                     notes = rule["annotations"]
                     assert {"summary", "description", "runbook_url", "dashboard_url"} <= set(notes)
                     assert notes["runbook_url"].startswith("https://summit.example.com/runbooks/")
+
+
+def test_a_time_scaled_build_keeps_the_workbooks_burn_factors(tmp_path: Path) -> None:
+    """Windows shrink with the scale; the factors (budget share per window) do not."""
+    build_into(tmp_path, time_scale=120)
+    groups = yaml.safe_load((tmp_path / build.RULES_DIR / "api.rules.yml").read_text())["groups"]
+    alerts = [
+        r for g in groups for r in g["rules"] if r.get("alert") == "SummitAvailabilityBudgetBurn"
+    ]
+    page, ticket = alerts
+    assert "ratio_rate2s500ms" in page["expr"] and "ratio_rate30s" in page["expr"]
+    assert "(14.4 * 0.005)" in page["expr"] and "(6 * 0.005)" in page["expr"]
+    assert "(3 * 0.005)" in ticket["expr"] and "(1 * 0.005)" in ticket["expr"]

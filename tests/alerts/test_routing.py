@@ -53,7 +53,9 @@ def test_amtool_checks_the_generated_config(built: Path) -> None:
     [(TICKET, "sre-tickets"), (PAGE, "oncall-page"), (PROBE, "oncall-page"),
      ({"alertname": "Other"}, "sre-tickets")],
 )  # fmt: skip
-def test_amtool_routes_each_kind_of_alert(built: Path, labels: dict[str, str], receiver: str) -> None:
+def test_amtool_routes_each_kind_of_alert(
+    built: Path, labels: dict[str, str], receiver: str
+) -> None:
     args = [f"{k}={v}" for k, v in labels.items()]
     done = amtool("config", "routes", "test", f"--config.file={built / 'alertmanager.yml'}",
                   f"--verify.receivers={receiver}", *args)  # fmt: skip
@@ -140,6 +142,8 @@ def test_a_page_route_may_not_observe_quiet_hours(tmp_path: Path) -> None:
         ('"Europe/London"', '"Mars/Olympus"', "quiet_hours.location 'Mars/Olympus' is not a time zone"),
         ('"19:00-24:00"', '"19:00-25:00"', "quiet_hours: '19:00-25:00' is not a time range"),
         ('["saturday", "sunday"]', '["caturday"]', "quiet_hours: 'caturday' is not a weekday"),
+        ('["saturday", "sunday"]', '["monday:sunday"]',
+         "quiet_hours: 'monday:sunday' is not a weekday or a range of them (weeks start on Sunday"),
         ('receiver: "sre-tickets"\n    quiet', 'receiver: "nobody"\n    quiet',
          "route tickets: receiver 'nobody' is not one of the receivers"),
         ('group_wait: "5m"', 'group_wait: "five"', "tickets: group_wait: 'five' is not a Prometheus duration"),
@@ -163,7 +167,9 @@ def test_receivers_pass_alertmanager_configs_through(tmp_path: Path) -> None:
     path.write_text(text)
     config = routing.alertmanager_config(routing.load(path), base_url="http://cp:8000")
     [page] = [r for r in config["receivers"] if r["name"] == "oncall-page"]
-    assert page["pagerduty_configs"] == [{"routing_key_file": "/run/secrets/pd", "severity": "critical"}]
+    assert page["pagerduty_configs"] == [
+        {"routing_key_file": "/run/secrets/pd", "severity": "critical"}
+    ]
     assert page["webhook_configs"] == [
         {"url": "http://cp:8000/api/v1/alerts/webhook", "send_resolved": True}
     ]

@@ -32,7 +32,9 @@ def alert_runbooks(tmp_path: Path) -> dict[str, str]:
 def test_every_alerts_runbook_url_has_a_runbook(tmp_path: Path) -> None:
     found = alert_runbooks(tmp_path)
     assert len(found) == 6
-    missing = {alert: slug for alert, slug in found.items() if not (RUNBOOKS / f"{slug}.md").is_file()}
+    missing = {
+        alert: slug for alert, slug in found.items() if not (RUNBOOKS / f"{slug}.md").is_file()
+    }
     assert not missing, f"alerts without a runbook: {missing}"
     for alert, slug in found.items():
         assert (RUNBOOKS / f"{slug}.md").read_text().startswith(f"# {alert}\n")

@@ -150,7 +150,7 @@ def test_bad_specs_are_refused_naming_the_file_and_the_slo(
 
 def test_a_raw_sli_needs_the_window_placeholder_too(tmp_path: Path) -> None:
     raw = '\n  - name: "r"\n    objective: 99\n    sli:\n      raw:\n        error_ratio_query: x\n'
-    raw += '    alerting:\n      name: R\n'
+    raw += "    alerting:\n      name: R\n"
     problems = problems_of(tmp_path, s=spec(raw))
     assert problems == [f"{tmp_path}/s.yaml: SLO 'r': sli.raw.error_ratio_query has no "
                         "{{.window}} placeholder"]  # fmt: skip
@@ -171,14 +171,18 @@ def test_duplicate_names_are_refused_across_files(tmp_path: Path) -> None:
 def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
     problems = problems_of(
         tmp_path,
-        a=spec(GOOD_SLO.format(name="one", objective=0), GOOD_SLO.format(name="two", objective=101)),
+        a=spec(
+            GOOD_SLO.format(name="one", objective=0), GOOD_SLO.format(name="two", objective=101)
+        ),
         b='version: "prometheus/v2"\nservice: "x"\nslos: []\n',
     )
     assert len(problems) == 4, problems
 
 
 def test_sloth_fields_summit_does_not_know_are_warned_about_not_refused(tmp_path: Path) -> None:
-    text = spec(GOOD_SLO.format(name="a", objective=99).replace('name: "X"', 'name: "X"\n      for: 5m'))
+    text = spec(
+        GOOD_SLO.format(name="a", objective=99).replace('name: "X"', 'name: "X"\n      for: 5m')
+    )
     write_spec(tmp_path, "s.yaml", text.replace("slos:", "slo_plugins: {}\nslos:"))
     loaded = slo.load_dir(tmp_path)
     assert len(loaded.slos) == 1
@@ -190,16 +194,18 @@ def test_sloth_fields_summit_does_not_know_are_warned_about_not_refused(tmp_path
 
 def test_sli_plugins_are_refused_clearly(tmp_path: Path) -> None:
     body = '\n  - name: "p"\n    objective: 99\n    sli:\n      plugin:\n        id: x\n'
-    body += '    alerting:\n      name: P\n'
+    body += "    alerting:\n      name: P\n"
     [problem] = problems_of(tmp_path, s=spec(body))
     assert problem.endswith("SLO 'p': sli.plugin is not supported (Sloth plugins are Go code): "
                             "use events or raw")  # fmt: skip
 
 
 def test_metric_names_come_from_app_core_metrics(tmp_path: Path) -> None:
-    body = GOOD_SLO.format(name="m", objective=99).replace(
-        "errors_total", "{{.metrics.HTTP_ERRORS.total}}"
-    ).replace("requests_total", "{{ .metrics.HTTP_REQUESTS.total }}")
+    body = (
+        GOOD_SLO.format(name="m", objective=99)
+        .replace("errors_total", "{{.metrics.HTTP_ERRORS.total}}")
+        .replace("requests_total", "{{ .metrics.HTTP_REQUESTS.total }}")
+    )
     write_spec(tmp_path, "s.yaml", spec(body))
     [one] = slo.load_dir(tmp_path).slos
     assert one.error_query == "sum(rate(summit_http_errors_total[{{.window}}]))"
@@ -216,9 +222,7 @@ def test_summits_own_specs_type_no_metric_name() -> None:
 
 
 def test_a_histogram_threshold_must_sit_on_a_bucket_boundary(tmp_path: Path) -> None:
-    query = (
-        "sum(rate({{.metrics.HTTP_DURATION.bucket}}{le=\"%s\"}[{{.window}}]))"
-    )
+    query = 'sum(rate({{.metrics.HTTP_DURATION.bucket}}{le="%s"}[{{.window}}]))'
     for le, ok in (("0.3", True), ("0.25", False), ("0.30", False)):
         body = GOOD_SLO.format(name="l", objective=95).replace(
             "sum(rate(errors_total[{{.window}}]))", query % le
@@ -229,14 +233,16 @@ def test_a_histogram_threshold_must_sit_on_a_bucket_boundary(tmp_path: Path) -> 
             assert slo.load_dir(folder).slos
             continue
         [problem] = problems_of(folder, s=spec(body))
-        assert f'le="{le}" is not a bucket boundary of summit_http_request_duration_seconds' in problem
+        assert (
+            f'le="{le}" is not a bucket boundary of summit_http_request_duration_seconds' in problem
+        )
         assert "0.1, 0.3, 0.5" in problem
 
 
 def test_the_read_path_slo_counts_reads_under_the_300_ms_bucket() -> None:
     specs = {one.id: one for one in slo.load_dir(build.SPECS_DIR).slos}
     read = specs["summit-read-latency"]
-    assert f'{metrics.HTTP_DURATION.bucket}{{' in (read.error_query or "")
+    assert f"{metrics.HTTP_DURATION.bucket}{{" in (read.error_query or "")
     assert 'le="0.3"' in (read.error_query or "")
     assert 0.3 in metrics.LATENCY_BUCKETS
     assert set(specs) == {
@@ -254,6 +260,6 @@ def test_the_bucket_map_matches_the_histograms_summit_exports() -> None:
         if family.type == "histogram":
             exported[family.name] = family
     for name, bounds in metrics.HISTOGRAM_BUCKETS.items():
-        histogram = registry._names_to_collectors[name.bucket]  # noqa: SLF001 - read-only lookup
-        assert tuple(histogram._upper_bounds[:-1]) == bounds, name  # type: ignore[attr-defined]  # noqa: SLF001
+        histogram = registry._names_to_collectors[name.bucket]
+        assert tuple(histogram._upper_bounds[:-1]) == bounds, name  # type: ignore[attr-defined]
     assert set(exported) >= {str(n) for n in metrics.HISTOGRAM_BUCKETS}
