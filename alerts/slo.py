@@ -302,7 +302,8 @@ def _alerting(ctx: _Context, alerting: Any) -> tuple[AlertMeta | None, AlertMeta
             continue
         own = _labels(ctx, alert.get("labels"), f"alerting.{kind}.labels")
         notes = _labels(ctx, alert.get("annotations"), f"alerting.{kind}.annotations", values=False)
-        metas.append(named and AlertMeta(named, {**labels, **own}, {**annotations, **notes}))
+        meta = AlertMeta(named, {**labels, **own}, {**annotations, **notes}) if named else None
+        metas.append(meta)
     return metas[0], metas[1]
 
 

@@ -107,7 +107,8 @@ def test_local_counts_answer_for_the_series_the_specs_name(db: Database) -> None
 
 def test_the_local_evaluator_reads_sums_of_rates_and_refuses_the_rest() -> None:
     parsed = status.parse(
-        '(sum(rate(a_count{x="1"}[{{.window}}])) - sum(rate(a_bucket{x="1",le="0.3"}[{{.window}}])))'
+        '(sum(rate(a_count{x="1"}[{{.window}}]))'
+        ' - sum(rate(a_bucket{x="1",le="0.3"}[{{.window}}])))'
     )
     assert parsed.terms == [("a_count", [("x", "=", "1")]),
                             ("a_bucket", [("x", "=", "1"), ("le", "=", "0.3")])]  # fmt: skip

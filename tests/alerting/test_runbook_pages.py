@@ -33,7 +33,8 @@ def test_every_runbook_renders_for_an_operator(world: World) -> None:
 
 def test_markdown_becomes_html_and_links_between_runbooks_become_pages(world: World) -> None:
     html = operator(world).get("/runbooks/summit-availability-budget-burn").get_data(as_text=True)
-    assert "<table>" in html and "<th>severity</th>" in html
+    assert "<table>" in html
+    assert "<th>severity</th>" in html
     assert "<h2>Confirm</h2>" in html
     assert '<a href="/runbooks/bcdr">BC/DR</a>' in html
     assert '<a href="/runbooks/incident-response">incident response</a>' in html
@@ -57,7 +58,8 @@ def test_raw_html_in_a_runbook_is_escaped_not_run(
 def test_runbooks_need_an_operator_session(world: World) -> None:
     anonymous = world.app.test_client()
     response = anonymous.get("/runbooks/bcdr")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
     analyst = world.app.test_client()
     web_login(analyst, "acme", "bob")
     assert analyst.get("/runbooks/bcdr").status_code == 403

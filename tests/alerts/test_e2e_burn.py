@@ -140,8 +140,10 @@ def test_the_slo_api_reads_prometheus_when_it_is_configured(
     availability = next(s for s in body["slos"] if s["id"] == "summit-availability")
     assert availability["source"] == "prometheus", availability["note"]
     rates = {r["window"]: r["burn_rate"] for r in availability["burn_rates"]}
-    assert rates["5m"] is not None and rates["5m"] > 14.4  # every user request failed
+    assert rates["5m"] is not None
+    assert rates["5m"] > 14.4
     assert availability["error_budget_remaining"] < 0
-    assert availability["sli"] is not None and availability["sli"] < 0.5
+    assert availability["sli"] is not None
+    assert availability["sli"] < 0.5
     assert any(p["remaining"] is not None for p in availability["chart"])
     assert availability["alerts"][0]["firing"] is True

@@ -139,14 +139,16 @@ def test_a_page_route_may_not_observe_quiet_hours(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ('"Europe/London"', '"Mars/Olympus"', "quiet_hours.location 'Mars/Olympus' is not a time zone"),
+        ('"Europe/London"', '"Mars/Olympus"',
+         "quiet_hours.location 'Mars/Olympus' is not a time zone"),
         ('"19:00-24:00"', '"19:00-25:00"', "quiet_hours: '19:00-25:00' is not a time range"),
         ('["saturday", "sunday"]', '["caturday"]', "quiet_hours: 'caturday' is not a weekday"),
         ('["saturday", "sunday"]', '["monday:sunday"]',
          "quiet_hours: 'monday:sunday' is not a weekday or a range of them (weeks start on Sunday"),
         ('receiver: "sre-tickets"\n    quiet', 'receiver: "nobody"\n    quiet',
          "route tickets: receiver 'nobody' is not one of the receivers"),
-        ('group_wait: "5m"', 'group_wait: "five"', "tickets: group_wait: 'five' is not a Prometheus duration"),
+        ('group_wait: "5m"', 'group_wait: "five"',
+         "tickets: group_wait: 'five' is not a Prometheus duration"),
     ],
 )  # fmt: skip
 def test_bad_routing_is_refused_with_a_clear_message(

@@ -42,7 +42,7 @@ slos:
         labels:
           severity: "slack"
           slack_channel: "#alerts-myteam"
-"""
+"""  # noqa: E501
 
 GOOD_SLO = """
   - name: "{name}"
@@ -101,7 +101,8 @@ def test_a_sloth_users_spec_works_unchanged_and_keeps_sloths_names(tmp_path: Pat
     assert page["annotations"]["summary"] == "High error rate on 'myservice' requests responses"
     assert "(14.4 * 0.0009999999999999432)" in page["expr"]
     assert "(6 * 0.0009999999999999432)" in page["expr"]
-    assert "(3 * 0.0009999999999999432)" in ticket["expr"] and "(1 * 0." in ticket["expr"]
+    assert "(3 * 0.0009999999999999432)" in ticket["expr"]
+    assert "(1 * 0." in ticket["expr"]
 
 
 def test_disabled_alerts_are_not_generated_and_need_no_name(tmp_path: Path) -> None:
@@ -127,12 +128,14 @@ def test_disabled_alerts_are_not_generated_and_need_no_name(tmp_path: Path) -> N
     [
         (GOOD_SLO.format(name="a", objective=99).replace("    objective: 99\n", ""),
          "s.yaml: SLO 'a': objective is missing"),
-        (GOOD_SLO.format(name="a", objective=0), "s.yaml: SLO 'a': objective 0 is outside (0, 100]"),
+        (GOOD_SLO.format(name="a", objective=0),
+         "s.yaml: SLO 'a': objective 0 is outside (0, 100]"),
         (GOOD_SLO.format(name="a", objective=100.5),
          "s.yaml: SLO 'a': objective 100.5 is outside (0, 100]"),
         (GOOD_SLO.format(name="a", objective='"high"'),
          "s.yaml: SLO 'a': objective must be a number, got 'high'"),
-        (GOOD_SLO.format(name="a", objective=99).replace("errors_total[{{.window}}]", "errors_total[5m]"),
+        (GOOD_SLO.format(name="a", objective=99)
+         .replace("errors_total[{{.window}}]", "errors_total[5m]"),
          "s.yaml: SLO 'a': sli.events.error_query has no {{.window}} placeholder"),
         (GOOD_SLO.format(name="a", objective=99).replace('name: "X"', "labels: {}"),
          "s.yaml: SLO 'a': alerting.name is missing (needed unless both alerts are disabled)"),
