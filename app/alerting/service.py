@@ -14,6 +14,7 @@ from the probe runs: the same series Prometheus would have scraped.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -26,6 +27,7 @@ from typing import Any
 
 import requests
 from sqlalchemy import case, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from alerts import build, durations, rules, slo
@@ -42,6 +44,7 @@ from app.settings import Settings
 from probes.models import ProbeRun
 
 BOUNDS = metrics.LATENCY_BUCKETS
+log = logging.getLogger("summit.alerting")
 Key = tuple[int, str, str, str, int, int]  # minute, route, method, traffic, status, bucket
 
 
@@ -98,8 +101,14 @@ class RequestStats(BatchWriter):
         return int(result.rowcount or 0)
 
     def close(self) -> None:
+        """Write what is counted, the current minute too. Statistics are best
+        effort: a failed last write (no schema yet, database gone) is logged,
+        never raised into shutdown."""
         self._drain_all = True
-        super().close()
+        try:
+            super().close()
+        except SQLAlchemyError:
+            log.exception("request statistics not written at exit")
 
 
 def epoch_minute(at: datetime) -> int:

@@ -4,6 +4,7 @@ back as the series the SLO specs name."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -121,3 +122,11 @@ def test_the_local_evaluator_reads_sums_of_rates_and_refuses_the_rest() -> None:
     ):
         with pytest.raises(status.Unsupported):
             status.parse(query)  # fmt: skip
+
+
+def test_closing_without_a_schema_logs_instead_of_raising(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated
+    stats = RequestStats(db, clock=lambda: T0, retention=timedelta(days=1))
+    stats.observe("/openapi.json", "GET", "user", 200, 0.01)
+    stats.close()  # must not raise at shutdown
+    db.dispose()
