@@ -93,25 +93,29 @@ def slo_page() -> str:
 
 
 def budget_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """Geometry of the budget line: 1 (untouched) at the top, 0 on the marked line,
-    overspending below it; steps without events leave a gap."""
-    values = [p["remaining"] for p in points if p["remaining"] is not None]
-    low = min([0.0, *values])
-    span = 1 - low or 1.0
-    step = CHART_WIDTH / max(1, len(points) - 1)
+    """Geometry of the budget line on a fixed scale: 100 % left at the top, spent
+    (0) at the middle line, overspent by the budget again (-100 %) or more at the
+    bottom; a dot per step with events, none where there were no events."""
 
     def y(value: float) -> float:
-        return round((1 - value) / span * CHART_HEIGHT, 1)
+        clamped = max(-1.0, min(1.0, value))
+        return round((1 - clamped) / 2 * CHART_HEIGHT, 1)
 
-    coords = [
-        f"{round(i * step, 1)},{y(p['remaining'])}"
+    step = CHART_WIDTH / max(1, len(points) - 1)
+    dots = [
+        {"x": round(i * step, 1), "y": y(p["remaining"]), "label": _label(p)}
         for i, p in enumerate(points)
         if p["remaining"] is not None
     ]
     return {
         "width": CHART_WIDTH,
         "height": CHART_HEIGHT,
-        "points": " ".join(coords),
+        "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "dots": dots,
         "zero_y": y(0.0),
-        "empty": not coords,
+        "empty": not dots,
     }
+
+
+def _label(point: dict[str, Any]) -> str:
+    return f"{point['at']:%Y-%m-%d %H:%M} UTC: {point['remaining'] * 100:.1f} % left"
