@@ -75,11 +75,12 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 
 def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
+    from app.alerting.commands import alerts
     from app.demo.commands import demo
     from app.governance.commands import audit_group
     from app.ops.commands import jobs, preflight, probes
 
-    for command in (demo, jobs, preflight, probes, audit_group):
+    for command in (alerts, audit_group, demo, jobs, preflight, probes):
         main.add_command(command)
 
 

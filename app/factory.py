@@ -12,6 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.alerting import pages as alerting_pages
+from app.alerting import views as alerting_views
+from app.alerting.service import RequestStats
 from app.core import logs
 from app.core.db import Database, utcnow
 from app.core.gcra import open_store
@@ -57,6 +60,8 @@ BLUEPRINTS = (
     ops_pages.bp,
     governance_views.bp,
     governance_pages.bp,
+    alerting_views.bp,
+    alerting_pages.bp,
 )
 
 
@@ -93,6 +98,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.extensions["summit"] = services
     atexit.register(services.decisions.close)
     atexit.register(services.rejections.close)
+    if services.request_stats is not None:
+        atexit.register(services.request_stats.close)
 
     middleware.init_app(app)
     errors.init_app(app)
@@ -154,7 +161,15 @@ def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
             settings.default_concurrent_jobs,
             settings.default_storage_bytes,
         ),
+        request_stats=_request_stats(settings, db),
     )
+
+
+def _request_stats(settings: Settings, db: Database) -> RequestStats | None:
+    if not settings.request_stats:
+        return None
+    retention = timedelta(days=settings.request_stats_retention_days)
+    return RequestStats(db, clock=utcnow, retention=retention)
 
 
 def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -5,6 +5,7 @@ tables in its own ``models`` module.
 """
 
 from alerts import models as alert_models  # noqa: F401
+from app.alerting import models as alerting_models  # noqa: F401
 from app.core import leases  # noqa: F401
 from app.graph import models as graph_models  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401

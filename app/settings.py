@@ -223,6 +223,29 @@ class Settings(BaseSettings):
     def exports_dir(self) -> Path:
         return (self.var_dir / "exports").resolve()
 
+    # SLOs and alerting (issue 11)
+    alerts_base_url: str = Field("", validation_alias="SUMMIT_ALERTS_BASE_URL")
+    alerts_dashboard_url: str = Field("", validation_alias="SUMMIT_ALERTS_DASHBOARD_URL")
+    prometheus_url: str = Field("", validation_alias="PROMETHEUS_URL")
+    request_stats: bool = Field(True, validation_alias="SUMMIT_REQUEST_STATS")
+    request_stats_retention_days: int = Field(
+        35, ge=1, le=3650, validation_alias="SUMMIT_REQUEST_STATS_RETENTION_DAYS"
+    )
+    slo_specs_dir: Path | None = Field(None, validation_alias="SUMMIT_SLO_SPECS_DIR")
+    runbooks_dir: Path | None = Field(None, validation_alias="SUMMIT_RUNBOOKS_DIR")
+
+    @property
+    def alerts_link_base(self) -> str:
+        """Where alerts link to (runbooks, the SLO view): the setting, or this server."""
+        return (self.alerts_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    @field_validator("alerts_base_url", "prometheus_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
     @field_validator("redis_url")
     @classmethod
     def _known_redis(cls, value: str) -> str:

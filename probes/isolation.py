@@ -80,6 +80,7 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "tenant": lambda ctx: ctx.tenant,  # quotas: operators may, tenant B may not
     "hold_id": lambda ctx: ctx.hold_id,
     "export_id": lambda ctx: ctx.export_id,
+    "slug": lambda ctx: "incident-response",  # runbooks: operators only, no tenant data
 }
 A_ID_PARAMS = frozenset({"entity_id", "hold_id", "export_id"})
 

@@ -87,6 +87,15 @@ GOVERNANCE_EXPORTS_SERVED = Name("summit_governance_exports_served")
 AUDIT_VERIFY_OK = Name("summit_audit_verify_ok")
 AUDIT_VERIFY_CHECKED = Name("summit_audit_verify_checked_entries")
 
+# SLOs and alerting (issue 11): each histogram's bucket boundaries by family, so
+# rule generation can check at build time that an SLO threshold sits on a
+# boundary (a test checks this map against the histograms Metrics builds).
+HISTOGRAM_BUCKETS: dict[Name, tuple[float, ...]] = {
+    HTTP_DURATION: LATENCY_BUCKETS,
+    POLICY_DECISION_DURATION: DECISION_BUCKETS,
+    PROBE_DURATION: PROBE_BUCKETS,
+}
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
