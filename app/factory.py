@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.core import logs
 from app.core.db import Database, utcnow
-from app.core.metrics import Metrics
+from app.core.metrics import Metrics, QuotaUse
 from app.core.tenancy import ALL_TENANTS
 from app.graph import pages as graph_pages
 from app.graph import views as graph_views
@@ -23,7 +23,7 @@ from app.identity import views as identity_views
 from app.identity.models import Tenant
 from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
-from app.ops import health, scheduler
+from app.ops import dashboard_views, health, scheduler
 from app.ops import pages as ops_pages
 from app.ops import views as ops_views
 from app.policy import views as policy_views
@@ -33,7 +33,7 @@ from app.quotas import pages as quota_pages
 from app.quotas import views as quota_views
 from app.quotas.ratelimit import TenantRateLimiter
 from app.quotas.rejections import RejectionLog
-from app.quotas.service import Limits, ensure_rows
+from app.quotas.service import Limits, ensure_rows, quota_use
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
 from app.web import context, errors, forms, guard, middleware, openapi
@@ -51,6 +51,7 @@ BLUEPRINTS = (
     quota_pages.bp,
     ops_views.bp,
     ops_pages.bp,
+    dashboard_views.bp,
 )
 
 
@@ -95,6 +96,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.spec_processor(lambda spec: openapi.complete(app, spec))
     _check_every_route_is_guarded(app, services.policy.actions)
     services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
+    services.metrics.watch_tenants(lambda: _quota_use(services.db, services.quota_defaults))
     _ensure_quota_rows(services.db, services.quota_defaults)
     # Last: the scheduler (when SUMMIT_SCHEDULER is on) starts threads.
     runtime, leader = scheduler.start(settings=settings, db=services.db, metrics=services.metrics)
@@ -196,6 +198,11 @@ def _ensure_quota_rows(db: Database, defaults: Limits) -> None:
             session.commit()
     except SQLAlchemyError:
         return  # schema not created yet: `summit init` has not run
+
+
+def _quota_use(db: Database, defaults: Limits) -> list[QuotaUse]:
+    with db.session(tenant_id=ALL_TENANTS) as session:
+        return quota_use(session=session, defaults=defaults)
 
 
 def _tenant_slugs(db: Database) -> list[str]:
