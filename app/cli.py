@@ -74,8 +74,9 @@ def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
     from app.demo.commands import demo
     from app.ops.commands import jobs, preflight, probes
+    from app.ops.dashboard_commands import dashboards
 
-    for command in (demo, jobs, preflight, probes):
+    for command in (demo, jobs, preflight, probes, dashboards):
         main.add_command(command)
 
 

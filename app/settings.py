@@ -159,6 +159,27 @@ class Settings(BaseSettings):
         10_000, ge=1, le=10_000_000, validation_alias="SUMMIT_CACHE_MAX_ENTRIES"
     )
 
+    # dashboards (issue 13): where operators reach Summit (dashboards link to its /ops and
+    # /runbooks), and the Grafana `summit dashboards push` publishes to.
+    public_url: str = Field("", validation_alias="SUMMIT_PUBLIC_URL")
+    grafana_url: str = Field("", validation_alias="GRAFANA_URL")
+    grafana_token: str = Field("", validation_alias="GRAFANA_TOKEN")  # or GRAFANA_TOKEN_FILE
+    grafana_folder_uid: str = Field(
+        "summit", pattern=r"^[A-Za-z0-9_-]{1,40}$", validation_alias="GRAFANA_FOLDER_UID"
+    )
+
+    @field_validator("public_url", "grafana_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def summit_url(self) -> str:
+        """The control plane's URL for links: SUMMIT_PUBLIC_URL, or this server on the loopback."""
+        return self.public_url or f"http://127.0.0.1:{self.port}"
+
     @field_validator("redis_url")
     @classmethod
     def _known_redis(cls, value: str) -> str:
