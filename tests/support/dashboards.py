@@ -3,9 +3,14 @@ substituted, and the metric names it reads."""
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import requests
 
 from app.core import metrics
 from dashboards.schema import panels
@@ -110,3 +115,58 @@ def known_series() -> set[str]:
         if isinstance(value, metrics.Name):
             names |= {value.family, value.total, value.bucket, value.count, value.sum}
     return names
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A target that failed against a live Prometheus."""
+
+    dashboard: str
+    panel: str
+    ref: str
+    expr: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.dashboard} / {self.panel} / {self.ref}: {self.problem}\n    {self.expr}"
+
+
+def evaluate(prometheus: str, expr: str, *, instant: bool, since: float, step: int) -> Any:
+    """Prometheus' answer to ``expr`` as Grafana asks: an instant query now, or a range
+    query from ``since`` to now."""
+    params: dict[str, Any] = {"query": expr}
+    if not instant:
+        params |= {"start": since, "end": time.time(), "step": f"{step}s"}
+    path = "/api/v1/query" if instant else "/api/v1/query_range"
+    return requests.get(f"{prometheus}{path}", params=params, timeout=10).json()
+
+
+def check_live(
+    prometheus: str, built: dict[str, dict[str, Any]], *, scrape_seconds: int, since: float
+) -> list[Finding]:
+    """Every target, its variables substituted, evaluated by Prometheus: it must parse
+    and return at least one series with a number in it (not only NaN: a ratio of
+    two idle counters would draw nothing)."""
+    findings = []
+    for dashboard, panel, target in every_target(built):
+        expr = substituted(target["expr"], dashboard, panel, scrape_seconds=scrape_seconds)
+        answer = evaluate(
+            prometheus, expr, instant=target["instant"], since=since, step=scrape_seconds
+        )
+        if answer.get("status") != "success":
+            problem = f"does not evaluate: {answer.get('errorType')}: {answer.get('error')}"
+        elif not answer["data"]["result"]:
+            problem = "returned no series"
+        elif not _finite(answer["data"]["result"]):
+            problem = "returned only NaN"
+        else:
+            continue
+        findings.append(Finding(dashboard["uid"], panel["title"], target["refId"], expr, problem))
+    return findings
+
+
+def _finite(result: list[dict[str, Any]]) -> bool:
+    samples = [s.get("value") or s["values"][-1] for s in result] + [
+        value for s in result for value in s.get("values", [])
+    ]
+    return any(not math.isnan(float(value)) for _, value in samples)
