@@ -10,6 +10,7 @@ from apiflask import APIFlask
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.core import logs
 from app.core.db import Database, utcnow
@@ -36,7 +37,7 @@ from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows, quota_use
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
-from app.web import context, errors, forms, guard, middleware, openapi
+from app.web import bodies, context, errors, forms, guard, middleware, openapi
 
 # Endpoints that APIFlask and Flask add themselves.
 FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
@@ -76,6 +77,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     )
     _configure(app, settings)
     app.config.update(flask_config)
+    if settings.trusted_proxies:
+        # The client's address (login throttling, /metrics) from X-Forwarded-For,
+        # trusting exactly that many proxies in front of us; the scheme likewise.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
 
     registry = flask_config.get("METRICS_REGISTRY") or CollectorRegistry()
     services = _services(settings, Database(settings.resolved_database_url), Metrics(registry))
@@ -85,6 +92,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
 
     middleware.init_app(app)
     errors.init_app(app)
+    app.before_request(bodies.check_request)
     app.teardown_appcontext(context.close_session)
     app.before_request(forms.protect_forms)
     forms.csrf.init_app(app)

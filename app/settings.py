@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -58,6 +59,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = Field("", validation_alias="REDIS_URL")
+    # hardening (issue 10)
+    metrics_token: str = Field("", validation_alias="SUMMIT_METRICS_TOKEN")
+    trusted_proxies: int = Field(0, ge=0, le=10, validation_alias="SUMMIT_TRUSTED_PROXIES")
     decision_log_retention_days: int = Field(
         30, ge=1, le=3650, validation_alias="SUMMIT_DECISION_LOG_RETENTION_DAYS"
     )
@@ -257,19 +261,49 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# Settings whose values never appear in an error message or a log line.
+SECRET_SETTINGS = frozenset(
+    {"SUMMIT_SECRET_KEY", "SUMMIT_DEMO_PASSWORD", "SUMMIT_PROBE_PASSWORD", "SUMMIT_METRICS_TOKEN"}
+)
+# URLs: shown with their password masked.
+URL_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})
+
+
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """Read settings from the environment, with ``overrides`` (by variable name) on top."""
+    """Read settings from the environment, with ``overrides`` (by variable name) on top.
+
+    A problem names the variable and what is wrong with it; the value is shown
+    only when it holds no secret (URLs with their password masked)."""
     try:
         return Settings(**(overrides or {}))
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"{_variable_name(name)}: {error['msg']} (got {error['input']!r})")
+            name = _variable_name(".".join(str(part) for part in error["loc"]))
+            problems.append(f"{name}: {error['msg']}{_shown(name, error['input'])}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 
+def _shown(name: str, value: Any) -> str:
+    if name == "settings" or name in SECRET_SETTINGS or not isinstance(value, str | int | float):
+        return ""  # a model-level check sees every value: show none of them
+    if name in URL_SETTINGS and isinstance(value, str):
+        value = mask_url_password(value)
+    return f" (got {value!r})"
+
+
+def mask_url_password(url: str) -> str:
+    """``scheme://user:***@host/...`` for a URL with a password; others unchanged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _variable_name(loc: str) -> str:
+    if not loc:
+        return "settings"
     field = Settings.model_fields.get(loc)
     return str(field.validation_alias) if field and field.validation_alias else loc
 

@@ -14,33 +14,36 @@
    answers).
 (2b. The cached part alone, in-process: computing an answer vs getting it.)
 
-    .venv/bin/python benchmarks/quotas_cache.py [--entities 100000] [--seconds 8]
+    .venv/bin/python -m benchmarks.quotas_cache [--entities 100000] [--seconds 8]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import random
-import signal
-import subprocess
-import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 import requests
+from prometheus_client import CollectorRegistry
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import common  # noqa: E402
-from read_path import PASSWORD, free_port, hey, seed, wait_ready  # noqa: E402
-
-from app.quotas.ratelimit import TenantRateLimiter  # noqa: E402
+from app.core.db import Database
+from app.core.metrics import Metrics
+from app.graph import service as graph
+from app.graph.cache import QueryCache
+from app.graph.search import search_entities
+from app.quotas.ratelimit import TenantRateLimiter
+from app.settings import load_settings
+from benchmarks import common
+from benchmarks.common import bench_env, hey, login, raise_rate_limit, seed_entities
+from tests.support.live import summit_server
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 
@@ -54,7 +57,7 @@ def timed(fn: Any, n: int) -> tuple[float, float, float]:
 def limiter_overhead() -> None:
     print("1. rate limiter, per request (ms):")
     memory = TenantRateLimiter("memory://")
-    rows = [
+    rows: list[tuple[str, Callable[[], object], int]] = [
         ("limiter, process memory", lambda: memory.hit(tenant="t", qps=100_000, burst=100), 20_000)
     ]
     try:
@@ -73,51 +76,23 @@ def limiter_overhead() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
+@contextmanager
+def serve(env: dict[str, str]) -> Iterator[str]:
+    with summit_server(env, workers=None) as server:
+        raise_rate_limit(server.url)
+        yield server.url
 
 
 def session_for(base: str) -> tuple[dict[str, str], str]:
-    ops = requests.post(
-        f"{base}/api/v1/auth/login", timeout=10, json={"username": "ops", "password": PASSWORD}
-    ).json()["token"]
-    requests.patch(
-        f"{base}/api/v1/admin/tenants/acme/quotas",
-        timeout=10,
-        headers={"Authorization": f"Bearer {ops}"},
-        json={"qps": 100_000, "burst": 100_000, "reason": "benchmark"},
-    )
-    token = requests.post(
-        f"{base}/api/v1/auth/login",
-        timeout=10,
-        json={"tenant": "acme", "username": "alice", "password": PASSWORD},
-    ).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    rocket = requests.get(f"{base}/api/v1/search?q=rocket", headers=headers, timeout=10).json()[
-        "results"
-    ][0]["id"]
-    return headers, rocket
+    headers = {"Authorization": f"Bearer {login(base, 'acme', 'alice')}"}
+    found = requests.get(f"{base}/api/v1/search?q=rocket", headers=headers, timeout=10).json()
+    return headers, found["results"][0]["id"]
 
 
 def cache_latency(env: dict[str, str], seconds: int) -> None:
     print("\n2. HOT cache, hit vs miss over HTTP (ms):")
     for label, ttl in (("cache on (hits)", "30"), ("cache off (misses)", "0")):
-        server = serve({**env, "SUMMIT_CACHE_TTL_SECONDS": ttl})
-        base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
-        try:
-            wait_ready(base)
+        with serve({**env, "SUMMIT_CACHE_TTL_SECONDS": ttl}) as base:
             headers, rocket = session_for(base)
             token = headers["Authorization"].split()[1]
             for name, path in (
@@ -131,8 +106,6 @@ def cache_latency(env: dict[str, str], seconds: int) -> None:
                         f"  {label:<20} {name:<24} {clients:>2} clients  "
                         f"{result['rps']:7.0f} req/s  p50 {pct[50]:6.2f}  p95 {pct[95]:6.2f}"
                     )
-        finally:
-            stop(server)
 
 
 def hit_rate(env: dict[str, str]) -> None:
@@ -151,10 +124,7 @@ def hit_rate(env: dict[str, str]) -> None:
 def _workload(env: dict[str, str], write_every: int) -> tuple[int, int, int]:
     """3,000 reads over 60 searches and 40 entity fetches drawn Zipf-like (users
     repeat popular questions), optionally with a write every ``write_every``."""
-    server = serve(env)
-    base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
-    try:
-        wait_ready(base)
+    with serve(env) as base:
         headers, _ = session_for(base)
         rng = random.Random(11)
         words = [
@@ -198,33 +168,14 @@ def _workload(env: dict[str, str], write_every: int) -> tuple[int, int, int]:
         with ThreadPoolExecutor(max_workers=4) as pool:
             marks = list(pool.map(one, enumerate(plan)))
         return marks.count("HIT"), len(marks), len(targets)
-    finally:
-        stop(server)
 
 
 def answer_time(env: dict[str, str]) -> None:
     """The part the cache replaces, in-process: computing an answer (the search
     or the entity with its edges, serialised) against fetching it from the cache."""
     print("\n2b. the cached part alone, in-process (ms): compute the answer vs get it")
-    os.environ.update({k: v for k, v in env.items() if k.startswith("SUMMIT_")})
-    import dataclasses
-
-    import orjson
-
-    from app.core.db import Database
-    from app.core.metrics import Metrics
-    from app.graph.cache import QueryCache
-    from app.graph.search import search_entities
-    from app.graph.service import service as graph
-    from app.settings import load_settings
-
-    db = Database(load_settings().resolved_database_url)
-    cache = QueryCache(
-        redis_url="",
-        ttl=60,
-        max_entries=100,
-        metrics=Metrics(__import__("prometheus_client").CollectorRegistry()),
-    )
+    db = Database(load_settings({"SUMMIT_VAR_DIR": env["SUMMIT_VAR_DIR"]}).resolved_database_url)
+    cache = QueryCache(redis_url="", ttl=60, max_entries=100, metrics=Metrics(CollectorRegistry()))
     with db.session(tenant_id=1) as session:
         rocket = search_entities(session=session, query="rocket", limit=1)[0].id
 
@@ -235,7 +186,7 @@ def answer_time(env: dict[str, str]) -> None:
         def compute_entity() -> bytes:
             entity = graph.get_entity(session=session, entity_id=rocket)
             edges = graph.entity_edges(session=session, entity_id=rocket)
-            return orjson.dumps({"name": entity.name, "edges": [e.edge_id for e in edges]})
+            return orjson.dumps({"name": entity.name, "edges": [e.id for e in edges]})
 
         for name, compute in (
             ("search q=falcon harbor", compute_search),
@@ -261,20 +212,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.only in (None, "limiter"):
         limiter_overhead()
-    var = Path(tempfile.mkdtemp(prefix="summit-bench-cache-"))
-    env = {
-        **os.environ,
-        "SUMMIT_VAR_DIR": str(var),
-        "SUMMIT_PORT": str(free_port()),
-        "SUMMIT_LOG_LEVEL": "WARNING",
-        "SUMMIT_ENV": "development",
-        "SUMMIT_SCHEDULER": "false",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
     if args.only == "limiter":
         return
-    took = seed(env, args.entities)
+    var = Path(tempfile.mkdtemp(prefix="summit-bench-cache-"))
+    env = bench_env(var, SUMMIT_ENV="development")
+    env.pop("REDIS_URL", None)
+    took = seed_entities(env, args.entities)
     print(f"\n(seeded {args.entities:,} entities per tenant in {took:.0f}s)")
     if args.only in (None, "cache"):
         cache_latency(env, args.seconds)

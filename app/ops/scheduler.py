@@ -129,14 +129,16 @@ class Scheduler:
         period = self.ttl.total_seconds() / 3
         while True:
             try:
-                self._tick()
+                self.elect_once()
             except Exception:  # the database is away: we cannot know we still lead
                 log.exception("scheduler election failed; standing by")
                 self._step_down(wait=False)
             if self._stop.wait(period):
                 return
 
-    def _tick(self) -> None:
+    def elect_once(self) -> None:
+        """One round of the election: claim or renew the lease, then lead or stand
+        by accordingly (the elector thread calls this every third of the lease)."""
         with self.db.session(tenant_id=None, write=True) as session:
             mine = leases.claim(
                 session=session, name=LEASE, holder=self.holder, now=self.clock(), ttl=self.ttl

@@ -10,6 +10,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response
 
+from app.core import csvcells
 from app.core.db import utcnow
 from app.policy import authz, service
 from app.policy.schemas import DecideIn, DecideOut, DecisionOut, DecisionPage, DecisionQuery
@@ -81,7 +82,7 @@ def export_decisions(query: dict[str, Any]) -> Response:
             for decision in service.all_decisions(session=session, filters=query):
                 row = shape.dump(decision)
                 row["reasons"] = " ".join(row["reasons"])
-                writer.writerow(row[name] for name in names)
+                writer.writerow(csvcells.row(row[name] for name in names))
                 if buffer.tell() > 65536:
                     yield buffer.getvalue()
                     buffer.seek(0)

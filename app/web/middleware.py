@@ -49,6 +49,10 @@ def _finish(response: Response) -> Response:
     if svc.settings.env == "test":  # lets tests see which gunicorn worker answered
         response.headers["X-Summit-Worker"] = str(os.getpid())
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if caller is not None or "Set-Cookie" in response.headers or request.authorization:
+        # An answer for one signed-in caller must not be kept by a browser or a
+        # proxy for the next person at that machine.
+        response.headers["Cache-Control"] = "no-store"
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = HTML_CSP
         response.headers["X-Frame-Options"] = "DENY"

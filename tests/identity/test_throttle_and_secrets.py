@@ -8,11 +8,14 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from werkzeug.test import TestResponse
 
 from tests.support.world import PASSWORD, World, seed_world
 
 
-def attempt(world: World, password: str, username: str = "bob", tenant: str = "acme") -> object:
+def attempt(
+    world: World, password: str, username: str = "bob", tenant: str = "acme"
+) -> TestResponse:
     return world.client.post(
         "/api/v1/auth/login", json={"tenant": tenant, "username": username, "password": password}
     )
@@ -21,22 +24,22 @@ def attempt(world: World, password: str, username: str = "bob", tenant: str = "a
 def test_password_guessing_is_throttled_per_account(make_app: Callable[..., Flask]) -> None:
     world = seed_world(make_app(SUMMIT_LOGIN_MAX_FAILURES=3), entities_per_tenant=0)
     for _ in range(3):
-        assert attempt(world, "guess").status_code == 401  # type: ignore[attr-defined]
+        assert attempt(world, "guess").status_code == 401
     refused = attempt(world, PASSWORD)  # even the right password, while throttled
-    assert refused.status_code == 429  # type: ignore[attr-defined]
-    assert refused.get_json()["error"]["code"] == "too_many_attempts"  # type: ignore[attr-defined]
-    assert 0 < int(refused.headers["Retry-After"]) <= 300  # type: ignore[attr-defined]
-    assert attempt(world, PASSWORD, username="alice").status_code == 200  # type: ignore[attr-defined]
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "too_many_attempts"
+    assert 0 < int(refused.headers["Retry-After"]) <= 300
+    assert attempt(world, PASSWORD, username="alice").status_code == 200
 
 
 def test_a_success_clears_the_failure_count(make_app: Callable[..., Flask]) -> None:
     world = seed_world(make_app(SUMMIT_LOGIN_MAX_FAILURES=3), entities_per_tenant=0)
     for _ in range(2):
         attempt(world, "guess")
-    assert attempt(world, PASSWORD).status_code == 200  # type: ignore[attr-defined]
+    assert attempt(world, PASSWORD).status_code == 200
     for _ in range(2):
-        assert attempt(world, "guess").status_code == 401  # type: ignore[attr-defined]
-    assert attempt(world, PASSWORD).status_code == 200  # type: ignore[attr-defined]
+        assert attempt(world, "guess").status_code == 401
+    assert attempt(world, PASSWORD).status_code == 200
 
 
 def test_the_web_login_is_throttled_too(make_app: Callable[..., Flask]) -> None:
@@ -46,15 +49,15 @@ def test_the_web_login_is_throttled_too(make_app: Callable[..., Flask]) -> None:
     for _ in range(2):
         web_login(world.client, "acme", "bob", password="guess")
     page = web_login(world.client, "acme", "bob")
-    assert page.status_code == 429  # type: ignore[attr-defined]
-    assert "Too many failed logins" in page.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert page.status_code == 429
+    assert "Too many failed logins" in page.get_data(as_text=True)
 
 
 def test_secure_cookie_when_configured(make_app: Callable[..., Flask]) -> None:
     from tests.support.web import web_login
 
     world = seed_world(make_app(SUMMIT_COOKIE_SECURE=True), entities_per_tenant=0)
-    cookie = web_login(world.client, "acme", "alice").headers["Set-Cookie"]  # type: ignore[attr-defined]
+    cookie = web_login(world.client, "acme", "alice").headers["Set-Cookie"]
     assert "; Secure" in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie

