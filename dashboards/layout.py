@@ -61,13 +61,13 @@ def _sketch(panel: dict[str, Any], x: float, y: float, w: float, h: float) -> li
             for i in range(bars)
         ]
     if defaults.get("custom", {}).get("drawStyle") == "bars":
-        bars = [
+        columns = [
             f'<rect x="{x + w * i / 12 + 2:g}" y="{y + h * (0.35 + 0.4 * (i * 5 % 7) / 7):g}" '
             f'width="{w / 12 - 4:g}" height="{h * (0.65 - 0.4 * (i * 5 % 7) / 7):g}" '
             f'fill="{ink}" opacity="0.6"/>'
             for i in range(12)
         ]
-        return [*bars, *_threshold_lines(defaults, x, y, w, h)]
+        return [*columns, *_threshold_lines(defaults, x, y, w, h)]
     points = " ".join(
         f"{x + w * i / 11:g},{y + h * (0.75 - 0.5 * ((i * 7 % 11) / 11)):g}" for i in range(12)
     )
