@@ -18,7 +18,7 @@ from app.core.metrics import Metrics, QuotaUse
 from app.core.tenancy import ALL_TENANTS
 from app.graph import pages as graph_pages
 from app.graph import views as graph_views
-from app.graph.cache import QueryCache
+from app.graph.cache import Bounds, QueryCache
 from app.identity import pages as identity_pages
 from app.identity import views as identity_views
 from app.identity.models import Tenant
@@ -133,8 +133,12 @@ def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
         rejections=RejectionLog(db, clock=utcnow),
         cache=QueryCache(
             redis_url=settings.redis_url,
-            ttl=settings.cache_ttl_seconds,
-            max_entries=settings.cache_max_entries,
+            bounds=Bounds(
+                ttl=settings.cache_ttl_seconds,
+                max_bytes=settings.cache_max_bytes,
+                tenant_max_bytes=settings.cache_tenant_max_bytes,
+                max_entry_bytes=settings.cache_max_entry_bytes,
+            ),
             metrics=metrics,
         ),
         quota_defaults=Limits(

@@ -159,8 +159,14 @@ class Settings(BaseSettings):
     cache_ttl_seconds: float = Field(
         30.0, ge=0, le=3600, validation_alias="SUMMIT_CACHE_TTL_SECONDS"
     )
-    cache_max_entries: int = Field(
-        10_000, ge=1, le=10_000_000, validation_alias="SUMMIT_CACHE_MAX_ENTRIES"
+    cache_max_bytes: int = Field(
+        64 * 1024**2, ge=0, le=64 * 1024**3, validation_alias="SUMMIT_CACHE_MAX_BYTES"
+    )
+    cache_tenant_max_bytes: int = Field(
+        16 * 1024**2, ge=0, le=64 * 1024**3, validation_alias="SUMMIT_CACHE_TENANT_MAX_BYTES"
+    )
+    cache_max_entry_bytes: int = Field(
+        256 * 1024, ge=0, le=1024**3, validation_alias="SUMMIT_CACHE_MAX_ENTRY_BYTES"
     )
 
     # dashboards (issue 13): where operators reach Summit (dashboards link to its /ops and

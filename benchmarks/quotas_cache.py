@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry
 from app.core.db import Database
 from app.core.metrics import Metrics
 from app.graph import service as graph
-from app.graph.cache import QueryCache
+from app.graph.cache import Bounds, CacheKey, QueryCache
 from app.graph.search import search_entities
 from app.quotas.ratelimit import TenantRateLimiter
 from app.settings import load_settings
@@ -175,7 +175,8 @@ def answer_time(env: dict[str, str]) -> None:
     or the entity with its edges, serialised) against fetching it from the cache."""
     print("\n2b. the cached part alone, in-process (ms): compute the answer vs get it")
     db = Database(load_settings({"SUMMIT_VAR_DIR": env["SUMMIT_VAR_DIR"]}).resolved_database_url)
-    cache = QueryCache(redis_url="", ttl=60, max_entries=100, metrics=Metrics(CollectorRegistry()))
+    bounds = Bounds(ttl=60, max_bytes=2**24, tenant_max_bytes=2**24, max_entry_bytes=2**20)
+    cache = QueryCache(redis_url="", bounds=bounds, metrics=Metrics(CollectorRegistry()))
     with db.session(tenant_id=1) as session:
         rocket = search_entities(session=session, query="rocket", limit=1)[0].id
 
@@ -192,7 +193,7 @@ def answer_time(env: dict[str, str]) -> None:
             ("search q=falcon harbor", compute_search),
             ("entity fetch", compute_entity),
         ):
-            key = f"bench:{name}"
+            key = CacheKey(1, f"bench:{name}")
             cache.put(key, compute())
             miss = timed(compute, 300)
             hit = timed(lambda k=key: cache.get("search", k), 5000)
