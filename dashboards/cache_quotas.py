@@ -31,7 +31,7 @@ def _cache() -> Any:
             unit="percentunit",
             queries=[Query(_hit_ratio("kind"), "{{kind}}", instant=True)],
             thresholds=[(None, "red"), (HIT_RATE_BAR, "green")],
-            width=6,
+            width=4,
             height=8,
         ),
         timeseries(
@@ -43,20 +43,31 @@ def _cache() -> Any:
             thresholds=[(None, "red"), (HIT_RATE_BAR, "green")],
             min=0,
             max=1,
-            width=9,
+            width=7,
         ),
         timeseries(
-            "Lookups and evictions",
-            description="How hard is the cache working, and is it evicting answers for room "
-            "before their TTL (a sign SUMMIT_CACHE_MAX_ENTRIES is too small)?",
+            "Lookups, evictions, answers too big",
+            description="How hard is the cache working? Is it evicting answers for room "
+            "before their TTL (SUMMIT_CACHE_MAX_BYTES too small for the load), or refusing "
+            "answers bigger than SUMMIT_CACHE_MAX_ENTRY_BYTES?",
             unit="ops",
             queries=[
                 Query(
                     q.sum_by("kind, result", q.rate(m.CACHE_REQUESTS.total)), "{{kind}} {{result}}"
                 ),
-                Query(f"sum({q.rate(m.CACHE_EVICTIONS.total)})", "evictions"),
+                Query(f"sum({q.rate(m.CACHE_EVICTIONS.total)})", "evicted"),
+                Query(f"sum({q.rate(m.CACHE_SKIPPED.total)})", "too big to cache"),
             ],
-            width=9,
+            width=8,
+        ),
+        stat(
+            "Memory held",
+            description="How many bytes does the process-memory cache hold, summed over "
+            "workers? It is bounded per worker by SUMMIT_CACHE_MAX_BYTES.",
+            unit="bytes",
+            queries=[Query(f"sum({q.sel(m.CACHE_BYTES.family)})", "cache", instant=True)],
+            width=5,
+            height=8,
         ),
     )
 
