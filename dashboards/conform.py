@@ -63,6 +63,8 @@ VARIABLE_KEYS = (
     "sort",
     "type",
 )
+# Selection settings only mean something for a variable with options to pick from.
+SELECTION_KEYS = ("allValue", "includeAll", "multi", "sort")
 REFRESH_INTERVALS = ["30s", "1m", "5m", "15m", "30m", "1h"]
 
 
@@ -144,4 +146,6 @@ def variable(raw: dict[str, Any], description: str) -> dict[str, Any]:
         out["current"] = {"selected": True, "text": current["text"], "value": current["value"]}
     if raw["type"] == "query":
         out["definition"] = raw["query"]
+    else:
+        out = {key: value for key, value in out.items() if key not in SELECTION_KEYS}
     return out
