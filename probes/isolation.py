@@ -72,6 +72,7 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "run_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # probe runs: platform rows
     "artifact": lambda ctx: "trace.zip",
     "tenant": lambda ctx: ctx.tenant,  # quotas: operators may, tenant B may not
+    "uid": lambda ctx: "summit-probes",  # a dashboard's JSON: operators may, it holds no data
 }
 A_ID_PARAMS = frozenset({"entity_id"})
 
