@@ -180,7 +180,7 @@ class Settings(BaseSettings):
 
     @field_validator("public_url", "grafana_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _dashboard_urls(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
