@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.core import logs
 from app.core.db import Database, utcnow
+from app.core.gcra import open_store
 from app.core.metrics import Metrics, QuotaUse
 from app.core.tenancy import ALL_TENANTS
 from app.graph import pages as graph_pages
@@ -32,7 +33,7 @@ from app.policy.engine import PolicyEngine
 from app.policy.log import DecisionLog
 from app.quotas import pages as quota_pages
 from app.quotas import views as quota_views
-from app.quotas.ratelimit import TenantRateLimiter
+from app.quotas.ratelimit import RecentRefusals, TenantRateLimiter
 from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows, quota_use
 from app.services import Services
@@ -94,6 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     errors.init_app(app)
     app.before_request(bodies.check_request)
     app.teardown_appcontext(context.close_session)
+    app.teardown_request(guard.release_inflight)
     app.before_request(forms.protect_forms)
     forms.csrf.init_app(app)
     app.register_error_handler(guard.Unauthenticated, guard.login_redirect)
@@ -115,6 +117,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
 
 
 def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
+    limits = open_store(redis_url=settings.redis_url, var_dir=settings.var_dir)
     return Services(
         settings=settings,
         db=db,
@@ -125,11 +128,12 @@ def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
             db, clock=utcnow, retention=timedelta(days=settings.decision_log_retention_days)
         ),
         throttle=LoginThrottle(
-            settings.redis_url or "memory://",
+            limits,
             max_failures=settings.login_max_failures,
             window_seconds=settings.login_window_seconds,
         ),
-        limiter=TenantRateLimiter(settings.redis_url or "memory://"),
+        limiter=TenantRateLimiter(limits),
+        refusals=RecentRefusals(),
         rejections=RejectionLog(db, clock=utcnow),
         cache=QueryCache(
             redis_url=settings.redis_url,

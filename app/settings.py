@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # hardening (issue 10)
     metrics_token: str = Field("", validation_alias="SUMMIT_METRICS_TOKEN")
     trusted_proxies: int = Field(0, ge=0, le=10, validation_alias="SUMMIT_TRUSTED_PROXIES")
+    # requests of one tenant running at once on this host (0: no cap); `summit
+    # serve` sets it to its workers x threads - 1, so one worker is always free
+    tenant_max_inflight: int = Field(
+        0, ge=0, le=10_000, validation_alias="SUMMIT_TENANT_MAX_INFLIGHT"
+    )
     decision_log_retention_days: int = Field(
         30, ge=1, le=3650, validation_alias="SUMMIT_DECISION_LOG_RETENTION_DAYS"
     )

@@ -1,8 +1,9 @@
 """Rate-limiter overhead, HOT cache hit vs miss, and the hit rate of a repeated workload.
 
-1. Limiter: TenantRateLimiter.hit per request, with process memory and with
-   Redis (127.0.0.1:6379, database 12, flushed), beside a bare Redis PING (the
-   round-trip ceiling the Redis limiter cannot beat).
+1. Limiter: TenantRateLimiter.hit and an in-flight slot per request, with the
+   embedded default's SQLite store and with Redis (127.0.0.1:6379, database 12,
+   flushed), each beside one bare round trip of its store (a one-row UPSERT; a
+   PING): the ceiling a shared limiter cannot beat.
 2. Cache: `summit serve` on the 100,000-entity-per-tenant data, measured by
    `hey` with 1 client (service time) and 50 clients: the same search and the
    same entity fetch with the cache on (all hits after the first) and off
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import random
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +37,7 @@ import requests
 from prometheus_client import CollectorRegistry
 
 from app.core.db import Database
+from app.core.gcra import RedisStore, SqliteStore
 from app.core.metrics import Metrics
 from app.graph import service as graph
 from app.graph.cache import Bounds, CacheKey, QueryCache
@@ -56,24 +59,45 @@ def timed(fn: Any, n: int) -> tuple[float, float, float]:
 
 def limiter_overhead() -> None:
     print("1. rate limiter, per request (ms):")
-    memory = TenantRateLimiter("memory://")
-    rows: list[tuple[str, Callable[[], object], int]] = [
-        ("limiter, process memory", lambda: memory.hit(tenant="t", qps=100_000, burst=100), 20_000)
-    ]
-    try:
-        client = redis.Redis.from_url(REDIS_URL)
-        client.flushdb()
-        shared = TenantRateLimiter(REDIS_URL)
-        rows += [
-            ("ceiling: Redis PING round trip", client.ping, 5_000),
-            ("limiter, Redis", lambda: shared.hit(tenant="t", qps=100_000, burst=100), 5_000),
-        ]
-    except redis.RedisError as exc:
-        print(f"  (Redis unreachable, skipped: {exc})")
-    for name, fn, n in rows:
-        p50, p95, p99 = timed(fn, n)
-        print(f"  {name:<34} p50 {p50:6.3f}  p95 {p95:6.3f}  p99 {p99:6.3f}")
+    with tempfile.TemporaryDirectory() as work:
+        embedded = SqliteStore(Path(work) / "limits.db")
+        rows = _limiter_rows("SQLite store (embedded default)", embedded, _sqlite_ceiling(work))
+        try:
+            client = redis.Redis.from_url(REDIS_URL)
+            client.flushdb()
+            rows += _limiter_rows("Redis store", RedisStore(REDIS_URL), client.ping)
+        except redis.RedisError as exc:
+            print(f"  (Redis unreachable, skipped: {exc})")
+        for name, fn, n in rows:
+            p50, p95, p99 = timed(fn, n)
+            print(f"  {name:<46} p50 {p50:6.3f}  p95 {p95:6.3f}  p99 {p99:6.3f}")
     redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _limiter_rows(
+    label: str, store: SqliteStore | RedisStore, ceiling: Callable[[], object]
+) -> list[tuple[str, Callable[[], object], int]]:
+    limiter = TenantRateLimiter(store)
+
+    def slot() -> None:
+        limiter.acquire(tenant="t", cap=1000)
+        limiter.release()
+
+    return [
+        (f"ceiling: {label}, one bare round trip", ceiling, 5_000),
+        (f"limiter hit, {label}", lambda: limiter.hit(tenant="t", qps=100_000, burst=100), 5_000),
+        (f"in-flight slot take + give back, {label}", slot, 5_000),
+    ]
+
+
+def _sqlite_ceiling(work: str) -> Callable[[], object]:
+    """One UPSERT of one row on the same kind of file: what any shared store pays."""
+    db = sqlite3.connect(Path(work) / "ceiling.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=OFF"):
+        db.execute(f"PRAGMA {pragma}")
+    db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v REAL)")
+    upsert = "INSERT INTO t VALUES ('k', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1"
+    return lambda: db.execute(upsert)
 
 
 @contextmanager

@@ -34,7 +34,9 @@ def _finish(response: Response) -> Response:
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule else "<unmatched>"
     caller = g.get("principal")
-    tenant = caller.tenant_slug if caller and caller.tenant_slug else NO_TENANT
+    tenant = (
+        caller.tenant_slug if caller and caller.tenant_slug else g.get("tenant_slug", NO_TENANT)
+    )
     traffic = "synthetic" if caller and caller.role == "synthetic" else "user"
     svc = services()
     svc.metrics.observe(

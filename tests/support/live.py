@@ -109,12 +109,12 @@ def server_env(var: Path, **extra_env: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(var: Path, **extra_env: str) -> Iterator[str]:
+def serving(var: Path, *, workers: int = 2, **extra_env: str) -> Iterator[str]:
     """`summit demo --seed-only`, then `summit serve` (gunicorn, 2 workers) with
     ``extra_env``; yields its URL and stops it by PID when done."""
     env = server_env(var, **extra_env)
     summit("demo", "--seed-only", env=env)
-    with summit_server(env, log=var / "serve.log") as server:
+    with summit_server(env, workers=workers, log=var / "serve.log") as server:
         yield server.url
 
 
