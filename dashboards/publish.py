@@ -79,7 +79,11 @@ class GrafanaClient:
         if status != 404:
             return False
         if create:
-            self._call("POST", "/api/folders", {"uid": uid, "title": title})
+            try:
+                self._call("POST", "/api/folders", {"uid": uid, "title": title})
+            except GrafanaError as exc:
+                if exc.status != 409:  # 409: created meanwhile by someone else, which will do
+                    raise
         return True
 
 

@@ -19,6 +19,12 @@ SUMMIT_URL_HELP = (
 )
 
 
+def _summit_url(given: str | None, default: str) -> str:
+    if given and not given.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http:// or https:// URL", param_hint="--summit-url")
+    return given or default
+
+
 @click.group()
 def dashboards() -> None:
     """Grafana dashboards as code: build the JSON files, push them to a Grafana."""
@@ -44,7 +50,7 @@ def build_command(out: Path, summit_url: str | None, provision_path: str) -> Non
     try:
         written = build.write(
             out,
-            summit_url=summit_url or settings.summit_url,
+            summit_url=_summit_url(summit_url, settings.summit_url),
             provision_path=provision_path,
             folder_uid=settings.grafana_folder_uid,
         )
@@ -94,7 +100,7 @@ def push_command(
     folder = folder_uid or settings.grafana_folder_uid
     report = publish.push(
         publish.GrafanaClient(base_url, token),
-        build.build_all(summit_url=summit_url or settings.summit_url),
+        build.build_all(summit_url=_summit_url(summit_url, settings.summit_url)),
         folder_uid=folder,
         folder_title=build.FOLDER_TITLE,
         message=message,

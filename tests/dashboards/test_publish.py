@@ -121,6 +121,17 @@ def test_a_refused_save_is_reported_for_that_dashboard_only(
     assert [r.outcome for r in rest] == ["created"] * len(rest)
 
 
+def test_a_folder_created_meanwhile_by_someone_else_will_do(
+    grafana: GrafanaContract, built: dict[str, Any]
+) -> None:
+    grafana.folders["summit"] = {"id": 1, "uid": "summit", "title": "Summit", "version": 1}
+    grafana.hide_folders_once = True
+    report = publish_all(grafana, built)
+    assert len(grafana.posts("/api/folders")) == 1  # it tried, got 409, and went on
+    assert not report.failed
+    assert {r.outcome for r in report.results} == {"created"}
+
+
 def test_an_unreachable_grafana_is_a_failure_not_a_crash(built: dict[str, Any]) -> None:
     client = GrafanaClient("http://127.0.0.1:9", TOKEN, timeout=2)  # discard port: refused
     report = push(client, built, folder_uid="summit", folder_title="Summit", message="m")

@@ -52,6 +52,7 @@ class GrafanaContract:
     requests: list[Recorded] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     fail_next_save: tuple[int, dict[str, Any]] | None = None
+    hide_folders_once: bool = False  # a folder created between our GET and our POST
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def posts(self, path: str) -> list[Recorded]:
@@ -91,7 +92,10 @@ class GrafanaContract:
         if method == "GET" and (found := re.fullmatch(r"/api/dashboards/uid/([^/]+)", path)):
             return self._get(found.group(1))
         if method == "GET" and (found := re.fullmatch(r"/api/folders/([^/]+)", path)):
-            folder = self.folders.get(found.group(1))
+            folder, self.hide_folders_once = (
+                None if self.hide_folders_once else self.folders.get(found.group(1)),
+                False,
+            )
             return (200, folder) if folder else (404, {"message": "folder not found"})
         return self._violation(f"{method} {path} is not an endpoint Summit should call")
 
