@@ -40,6 +40,7 @@ def _now() -> Any:
             "The top one is usually the noisy neighbour.",
             unit="reqps",
             queries=[Query(q.topk(TOP, signal["429"]), "{{tenant}}", instant=True)],
+            thresholds=[(None, "green"), (0.001, "orange")],  # any refusal at all
         ),
         bargauge(
             "Most 5xx",
