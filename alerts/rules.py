@@ -21,15 +21,18 @@ from typing import Any
 
 from alerts import durations
 from alerts.slo import SLO, AlertMeta, render
+from app.core import metrics
 from app.core.metrics import PROBE_RUNS
 
-SLI_ERROR = "slo:sli_error:ratio_rate"
-OBJECTIVE = "slo:objective:ratio"
-ERROR_BUDGET = "slo:error_budget:ratio"
-PERIOD_DAYS = "slo:time_period:days"
-CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
-PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
-BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+# The names live with every other metric name (app.core.metrics), where the
+# dashboards read them too.
+SLI_ERROR = metrics.SLO_ERROR_RATIO_PREFIX
+OBJECTIVE = metrics.SLO_OBJECTIVE
+ERROR_BUDGET = metrics.SLO_ERROR_BUDGET
+PERIOD_DAYS = metrics.SLO_PERIOD_DAYS
+CURRENT_BURN_RATE = metrics.SLO_CURRENT_BURN_RATE
+PERIOD_BURN_RATE = metrics.SLO_PERIOD_BURN_RATE
+BUDGET_REMAINING = metrics.SLO_BUDGET_REMAINING
 DEFAULT_PERIOD = timedelta(days=30)
 
 

@@ -79,8 +79,9 @@ def _register() -> None:
     from app.demo.commands import demo
     from app.governance.commands import audit_group
     from app.ops.commands import jobs, preflight, probes
+    from app.ops.dashboard_commands import dashboards
 
-    for command in (alerts, audit_group, demo, jobs, preflight, probes):
+    for command in (alerts, audit_group, dashboards, demo, jobs, preflight, probes):
         main.add_command(command)
 
 

@@ -18,7 +18,7 @@ from app.alerting.service import RequestStats
 from app.core import logs
 from app.core.db import Database, utcnow
 from app.core.gcra import open_store
-from app.core.metrics import Metrics
+from app.core.metrics import Metrics, QuotaUse
 from app.core.tenancy import ALL_TENANTS
 from app.governance import pages as governance_pages
 from app.governance import views as governance_views
@@ -30,7 +30,7 @@ from app.identity import views as identity_views
 from app.identity.models import Tenant
 from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
-from app.ops import health, scheduler
+from app.ops import dashboard_views, health, scheduler
 from app.ops import pages as ops_pages
 from app.ops import views as ops_views
 from app.policy import views as policy_views
@@ -40,7 +40,7 @@ from app.quotas import pages as quota_pages
 from app.quotas import views as quota_views
 from app.quotas.ratelimit import RecentRefusals, TenantRateLimiter
 from app.quotas.rejections import RejectionLog
-from app.quotas.service import Limits, ensure_rows
+from app.quotas.service import Limits, ensure_rows, quota_use
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
 from app.web import bodies, context, errors, forms, guard, middleware, openapi
@@ -62,6 +62,7 @@ BLUEPRINTS = (
     governance_pages.bp,
     alerting_views.bp,
     alerting_pages.bp,
+    dashboard_views.bp,
 )
 
 
@@ -117,6 +118,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.spec_processor(lambda spec: openapi.complete(app, spec))
     _check_every_route_is_guarded(app, services.policy.actions)
     services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
+    services.metrics.watch_tenants(lambda: _quota_use(services.db, services.quota_defaults))
     _ensure_quota_rows(services.db, services.quota_defaults)
     # Last: the scheduler (when SUMMIT_SCHEDULER is on) starts threads.
     runtime, leader = scheduler.start(settings=settings, db=services.db, metrics=services.metrics)
@@ -232,6 +234,11 @@ def _ensure_quota_rows(db: Database, defaults: Limits) -> None:
             session.commit()
     except SQLAlchemyError:
         return  # schema not created yet: `summit init` has not run
+
+
+def _quota_use(db: Database, defaults: Limits) -> list[QuotaUse]:
+    with db.session(tenant_id=ALL_TENANTS) as session:
+        return quota_use(session=session, defaults=defaults)
 
 
 def _tenant_slugs(db: Database) -> list[str]:

@@ -223,8 +223,16 @@ class Settings(BaseSettings):
     def exports_dir(self) -> Path:
         return (self.var_dir / "exports").resolve()
 
+    # Where responders reach this control plane: alert and page links (runbooks,
+    # the SLO view, the webhook) and dashboard links. Default: this server.
+    public_url: str = Field("", validation_alias="SUMMIT_PUBLIC_URL")
+
+    @property
+    def summit_url(self) -> str:
+        """The control plane's URL for links: SUMMIT_PUBLIC_URL, or this server on the loopback."""
+        return self.public_url or f"http://127.0.0.1:{self.port}"
+
     # SLOs and alerting (issue 11)
-    alerts_base_url: str = Field("", validation_alias="SUMMIT_ALERTS_BASE_URL")
     alerts_dashboard_url: str = Field("", validation_alias="SUMMIT_ALERTS_DASHBOARD_URL")
     prometheus_url: str = Field("", validation_alias="PROMETHEUS_URL")
     request_stats: bool = Field(True, validation_alias="SUMMIT_REQUEST_STATS")
@@ -234,12 +242,14 @@ class Settings(BaseSettings):
     slo_specs_dir: Path | None = Field(None, validation_alias="SUMMIT_SLO_SPECS_DIR")
     runbooks_dir: Path | None = Field(None, validation_alias="SUMMIT_RUNBOOKS_DIR")
 
-    @property
-    def alerts_link_base(self) -> str:
-        """Where alerts link to (runbooks, the SLO view): the setting, or this server."""
-        return (self.alerts_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+    # dashboards (issue 13): the Grafana `summit dashboards push` publishes to.
+    grafana_url: str = Field("", validation_alias="GRAFANA_URL")
+    grafana_token: str = Field("", validation_alias="GRAFANA_TOKEN")  # or GRAFANA_TOKEN_FILE
+    grafana_folder_uid: str = Field(
+        "summit", pattern=r"^[A-Za-z0-9_-]{1,40}$", validation_alias="GRAFANA_FOLDER_UID"
+    )
 
-    @field_validator("alerts_base_url", "prometheus_url")
+    @field_validator("public_url", "prometheus_url", "grafana_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -325,7 +335,14 @@ def normalise_database_url(url: str) -> str:
 
 # Settings whose values never appear in an error message or a log line.
 SECRET_SETTINGS = frozenset(
-    {"SUMMIT_SECRET_KEY", "SUMMIT_DEMO_PASSWORD", "SUMMIT_PROBE_PASSWORD", "SUMMIT_METRICS_TOKEN"}
+    {
+        "SUMMIT_SECRET_KEY",
+        "SUMMIT_DEMO_PASSWORD",
+        "SUMMIT_PROBE_PASSWORD",
+        "SUMMIT_METRICS_TOKEN",
+        "SUMMIT_AUDIT_SIGNING_KEY",
+        "GRAFANA_TOKEN",
+    }
 )
 # URLs: shown with their password masked.
 URL_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})

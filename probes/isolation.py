@@ -81,6 +81,7 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "hold_id": lambda ctx: ctx.hold_id,
     "export_id": lambda ctx: ctx.export_id,
     "slug": lambda ctx: "incident-response",  # runbooks: operators only, no tenant data
+    "uid": lambda ctx: "summit-probes",  # a dashboard's JSON: operators may, it holds no data
 }
 A_ID_PARAMS = frozenset({"entity_id", "hold_id", "export_id"})
 

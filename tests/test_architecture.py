@@ -61,6 +61,8 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("app/core/batch.py", "from app.graph import models", "The core imports no domain"),
         ("probes/service.py", "from app.graph import service", "probes and alerts import only"),
         ("app/settings.py", "from app.quotas import service", "Settings import nothing"),
+        ("dashboards/style.py", "from app.web import context", "dashboards import only app.core"),
+        ("dashboards/publish.py", "import click", "dashboards import only app.core"),
     ],
 )
 def test_a_planted_import_breaks_its_contract(

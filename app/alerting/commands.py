@@ -53,7 +53,7 @@ def build_folder(
     alertmanager: str = "127.0.0.1:9093",
 ) -> tuple[list[Path], list[str]]:
     loaded = slo.load_dir(specs)
-    links = rules.Links(base_url or settings.alerts_link_base, settings.alerts_dashboard_url)
+    links = rules.Links(base_url or settings.summit_url, settings.alerts_dashboard_url)
     options = rules.Options(links=links, time_scale=time_scale)
     written = build.write(
         out,
@@ -91,7 +91,7 @@ def build_folder(
 @click.option(
     "--base-url",
     help="Where alerts link (runbooks, SLO view) and the webhook goes "
-    "[default: SUMMIT_ALERTS_BASE_URL or this server].",
+    "[default: SUMMIT_PUBLIC_URL or this server].",
 )
 @click.option(
     "--time-scale",
@@ -179,13 +179,13 @@ def _config(config_file: Path | None, plan: routing.Routing) -> dict[str, Any]:
     if config_file is not None:
         loaded: dict[str, Any] = yaml.safe_load(config_file.read_text())
         return loaded
-    return routing.alertmanager_config(plan, base_url=console.settings().alerts_link_base)
+    return routing.alertmanager_config(plan, base_url=console.settings().summit_url)
 
 
 @alerts.command("serve-local")
 @click.option(
     "--target",
-    help="The control plane to scrape [default: SUMMIT_ALERTS_BASE_URL "
+    help="The control plane to scrape [default: SUMMIT_PUBLIC_URL "
     "or http://127.0.0.1:SUMMIT_PORT].",
 )
 @click.option("--prometheus-port", type=int, default=9090, show_default=True)
@@ -201,7 +201,7 @@ def serve_local(
         if shutil.which(tool) is None:
             raise click.ClickException(f"{tool} is not installed (scripts/setup installs it)")
     home = (settings.var_dir / "alerting").resolve()
-    base = (target or settings.alerts_link_base).rstrip("/")
+    base = (target or settings.summit_url).rstrip("/")
     am = f"127.0.0.1:{alertmanager_port}"
     try:
         build_folder(settings, specs=build.SPECS_DIR, out=home / "build",

@@ -7,7 +7,9 @@ development server each app has its own registry.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -19,6 +21,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 # Bucket boundaries sit on the SLO thresholds: 10 ms (policy decision),
 # 300 ms (read path), 1.5 s (write/ingest), so `le` buckets answer SLO
@@ -96,6 +100,51 @@ HISTOGRAM_BUCKETS: dict[Name, tuple[float, ...]] = {
     PROBE_DURATION: PROBE_BUCKETS,
 }
 
+# --- dashboards (issue 13): tenant quota use, and the SLO rules the dashboards read ---
+# Read from the database when /metrics is scraped (TenantUsageCollector), so every
+# worker reports the same figures and a scrape never sees a worker's stale copy.
+TENANT_STORAGE = Name("summit_tenant_storage_bytes")
+TENANT_QUOTA = Name("summit_tenant_quota_limit")
+QUOTA_RESOURCES = ("qps", "burst", "concurrent_jobs", "storage_bytes")
+
+# SLO recording rules under Sloth's names (`summit alerts build` writes them), with
+# labels sloth_id, sloth_service, sloth_slo, and sloth_window on the error ratios.
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+SLO_ERROR_RATIO_PREFIX = "slo:sli_error:ratio_rate"  # + a window: slo_error_ratio()
+SLO_OBJECTIVE = "slo:objective:ratio"
+SLO_PERIOD_DAYS = "slo:time_period:days"
+SLO_ERROR_BUDGET = "slo:error_budget:ratio"
+SLO_CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
+SLO_PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
+SLO_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+
+
+def slo_error_ratio(window: str) -> str:
+    """The recorded error ratio of every SLO over ``window`` (one of SLO_WINDOWS)."""
+    if window not in SLO_WINDOWS:
+        raise ValueError(f"no SLO error-ratio rule over {window!r}; known: {SLO_WINDOWS}")
+    return f"{SLO_ERROR_RATIO_PREFIX}{window}"
+
+
+@dataclass(frozen=True)
+class BurnRateAlert:
+    """One multi-window burn-rate condition of the Google SRE workbook (30-day period):
+    it fires when the burn rate over both windows exceeds ``factor``."""
+
+    severity: str
+    factor: float
+    long_window: str
+    short_window: str
+
+
+BURN_RATE_ALERTS = (
+    BurnRateAlert("page", 14.4, "1h", "5m"),  # 2 % of the budget in an hour
+    BurnRateAlert("page", 6.0, "6h", "30m"),  # 5 % in six hours
+    BurnRateAlert("ticket", 3.0, "1d", "2h"),  # 10 % in a day
+    BurnRateAlert("ticket", 1.0, "3d", "6h"),  # 10 % in three days
+)
+# --- end dashboards (issue 13) ---
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -137,6 +186,7 @@ class Metrics:
         self._probe_metrics(registry)
         self._quota_metrics(registry)
         self._governance_metrics(registry)
+        self.scrape_collectors: list[Collector] = []  # read at scrape time (exposition)
 
     def _probe_metrics(self, registry: CollectorRegistry) -> None:
         # Only the scheduler leader (or a manual run) writes these; under gunicorn
@@ -251,6 +301,12 @@ class Metrics:
         self.audit_verify_ok.labels(tenant).set(1 if ok else 0)
         self.audit_verify_checked.labels(tenant).set(checked)
 
+    def watch_tenants(self, read: Callable[[], Sequence[QuotaUse]]) -> None:
+        """Export every tenant's storage and quota limits, as ``read`` returns them."""
+        collector = TenantUsageCollector(read)
+        self.registry.register(collector)
+        self.scrape_collectors.append(collector)
+
     def observe_decision(self, *, action: str, decision: str, source: str, ms: float) -> None:
         self.decisions.labels(action, decision, source).inc()
         self.decision_latency.labels(source).observe(ms / 1000)
@@ -271,10 +327,62 @@ class Metrics:
             self.errors.labels(route, method, tenant, traffic).inc()
 
 
-def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The text exposition: this registry's, or every worker's in multiprocess mode."""
+def exposition(
+    registry: CollectorRegistry, scrape_collectors: Sequence[Collector] = ()
+) -> tuple[bytes, str]:
+    """The text exposition: this registry's, or every worker's in multiprocess mode
+    (plus ``scrape_collectors``, which read their figures when scraped)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         aggregate = CollectorRegistry()
         multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
+        for collector in scrape_collectors:
+            aggregate.register(collector)
         return generate_latest(aggregate), CONTENT_TYPE_LATEST
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+# --- dashboards (issue 13) ---
+log = logging.getLogger("summit.metrics")
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """A tenant's stored bytes and its limits (QUOTA_RESOURCES), as the database has them."""
+
+    tenant: str
+    storage_bytes: int
+    limits: dict[str, int]
+
+
+class TenantUsageCollector(Collector):
+    """Gauges of tenant storage and quota limits, read when scraped.
+
+    A failing read (the database is down, the schema not created) exports
+    nothing for these gauges rather than failing the whole scrape.
+    """
+
+    def __init__(self, read: Callable[[], Sequence[QuotaUse]]) -> None:
+        self._read = read
+
+    def describe(self) -> list[Metric]:
+        return []  # registering must not read the database
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            usage = self._read()
+        except Exception:  # any driver error: skip these gauges, keep the scrape
+            log.warning("tenant usage unavailable for /metrics", exc_info=True)
+            return
+        storage = GaugeMetricFamily(
+            str(TENANT_STORAGE), "Bytes a tenant stores, as its storage quota counts them",
+            labels=("tenant",),
+        )  # fmt: skip
+        limits = GaugeMetricFamily(
+            str(TENANT_QUOTA), "A tenant's quota limit, by resource", labels=("tenant", "resource")
+        )
+        for row in usage:
+            storage.add_metric((row.tenant,), row.storage_bytes)
+            for resource in QUOTA_RESOURCES:
+                limits.add_metric((row.tenant, resource), row.limits[resource])
+        yield storage
+        yield limits

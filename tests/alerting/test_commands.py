@@ -14,7 +14,7 @@ from tests.alerts.support import write_spec
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("SUMMIT_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("SUMMIT_ALERTS_BASE_URL", "https://summit.example.com")
+    monkeypatch.setenv("SUMMIT_PUBLIC_URL", "https://summit.example.com")
     return CliRunner()
 
 
