@@ -25,6 +25,7 @@ from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
 from app.ops import health, scheduler
 from app.ops import pages as ops_pages
+from app.ops import public as ops_public
 from app.ops import views as ops_views
 from app.policy import views as policy_views
 from app.policy.engine import PolicyEngine
@@ -36,7 +37,7 @@ from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
-from app.web import context, errors, forms, guard, middleware, openapi
+from app.web import context, errors, explorer, forms, guard, middleware, nav, openapi
 
 # Endpoints that APIFlask and Flask add themselves.
 FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
@@ -51,6 +52,8 @@ BLUEPRINTS = (
     quota_pages.bp,
     ops_views.bp,
     ops_pages.bp,
+    ops_public.bp,
+    explorer.bp,
 )
 
 
@@ -84,6 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
 
     middleware.init_app(app)
     errors.init_app(app)
+    nav.init_app(app)
     app.teardown_appcontext(context.close_session)
     app.before_request(forms.protect_forms)
     forms.csrf.init_app(app)

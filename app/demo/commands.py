@@ -17,7 +17,7 @@ def demo(seed_only: bool) -> None:
     """Seed the demo tenants, users and graph (idempotent), then run the demo script."""
     settings = console.settings()
     if not settings.demo_mode and settings.demo_password == DEMO_DEFAULT_PASSWORD:
-        raise click.ClickException(
+        raise console.ConfigurationError(
             f"SUMMIT_DEMO_PASSWORD: the default demo password is refused outside demo mode "
             f"(SUMMIT_ENV={settings.env}); set another one"
         )

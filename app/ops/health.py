@@ -54,5 +54,6 @@ def readyz() -> Any:
 @bp.doc(responses=TEXT)
 def metrics() -> Response:
     """Prometheus text exposition (every gunicorn worker's, aggregated)."""
-    body, content_type = exposition(services().metrics.registry)
+    metrics = services().metrics
+    body, content_type = exposition(metrics.registry, metrics.scraped)
     return Response(body, content_type=content_type)
