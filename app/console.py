@@ -13,6 +13,7 @@ An unexpected exception is a bug: one line too, or the traceback with
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,13 +22,11 @@ from urllib.parse import urlsplit
 
 import click
 import requests
-from alembic.util.exc import CommandError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app.core.db import Database
-from app.core.migrate import upgrade
 from app.settings import Settings, SettingsError, load_settings
 
 E = TypeVar("E", bound=BaseException)
@@ -45,14 +44,15 @@ class CheckFailed(click.ClickException):
     exit_code = 1
 
 
-# (exception type, what to say): the first that matches explains a failure.
-EXPLAINERS: list[tuple[type[BaseException], Callable[[Any], click.ClickException]]] = []
+# (exception type, what to say): the first that matches, and does not pass by
+# returning None, explains a failure.
+EXPLAINERS: list[tuple[type[BaseException], Callable[[Any], click.ClickException | None]]] = []
 
 
-def explains(kind: type[E]) -> Callable[[Callable[[E], click.ClickException]], Any]:
+def explains(kind: type[E]) -> Callable[[Callable[[E], click.ClickException | None]], Any]:
     """Register ``function`` to turn a ``kind`` exception into one clear line."""
 
-    def register(function: Callable[[E], click.ClickException]) -> Any:
+    def register(function: Callable[[E], click.ClickException | None]) -> Any:
         EXPLAINERS.append((kind, function))
         return function
 
@@ -61,8 +61,8 @@ def explains(kind: type[E]) -> Callable[[Callable[[E], click.ClickException]], A
 
 def explain(exc: BaseException) -> click.ClickException | None:
     for kind, function in EXPLAINERS:
-        if isinstance(exc, kind):
-            return function(exc)
+        if isinstance(exc, kind) and (said := function(exc)) is not None:
+            return said
     return None
 
 
@@ -100,14 +100,23 @@ def settings() -> Settings:
 @explains(SettingsError)
 def _bad_setting(exc: SettingsError) -> click.ClickException:
     problems = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    lines = problems[1:] if problems[0].endswith(":") else problems
+    lines = [_tidy(line) for line in (problems[1:] if problems[0].endswith(":") else problems)]
     return ConfigurationError(
         "; ".join(lines) + " (fix the environment variable; see docs/configuration.md)"
     )
 
 
+def _tidy(problem: str) -> str:
+    """A rule over several settings names them itself: drop pydantic's dump of
+    every setting's value (some are secrets) and its "Value error" prefix."""
+    problem = re.sub(r" \(got \{.*\}\)$", "", problem)
+    return problem.removeprefix("settings: ").replace("Value error, ", "")
+
+
 def migrate(current: Settings) -> None:
     """Create or migrate the schema (every Alembic head)."""
+    from app.core.migrate import upgrade  # Alembic: only for the commands that migrate
+
     current.var_dir.mkdir(parents=True, exist_ok=True)
     db = Database(current.resolved_database_url)
     try:
@@ -149,8 +158,13 @@ def _database_unreachable(exc: DBAPIError) -> click.ClickException:
     )
 
 
-@explains(CommandError)
-def _unknown_revision(exc: CommandError) -> click.ClickException:
+@explains(Exception)
+def _unknown_revision(exc: Exception) -> click.ClickException | None:
+    # Alembic's CommandError, matched by name: importing Alembic costs every
+    # command a third of a second, and only `init` and `serve` need it.
+    kind = type(exc)
+    if not (kind.__module__.startswith("alembic") and kind.__name__ == "CommandError"):
+        return None
     return ConfigurationError(
         f"cannot migrate the schema: {first_line(exc)} (was the database migrated by a newer "
         "Summit? run that version, or restore a backup)"

@@ -73,6 +73,7 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "entity_id": lambda ctx: ctx.entity_id,
     "name": lambda ctx: "preflight-no-such-probe",
     "run_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # probe runs: platform rows
+    "incident_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # platform rows too
     "artifact": lambda ctx: "trace.zip",
     "tenant": lambda ctx: ctx.tenant,  # quotas: operators may, tenant B may not
 }

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
+_VERSIONS = text("SELECT version_num FROM alembic_version")
 
 
 def _config() -> Config:
@@ -42,7 +43,16 @@ def pending(engine: Engine) -> set[str]:
     with engine.connect() as connection:
         if not inspect(connection).has_table(VERSION_TABLE):
             return set(heads())
-        current = set(
-            connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()  # noqa: S608 - a constant
-        )
-    return set(heads()) - current
+        current = tuple(sorted(connection.execute(_VERSIONS).scalars()))
+    return set(heads()) - applied(current)
+
+
+@cache
+def applied(current: tuple[str, ...]) -> frozenset[str]:
+    """Every revision the stored ones stand for: Alembic keeps only the newest of
+    each branch, and a branch that depends on another's revision stands for it."""
+    script = ScriptDirectory.from_config(_config())
+    try:
+        return frozenset(rev.revision for rev in script.iterate_revisions(current, "base"))
+    except Exception:  # a revision we do not know: a newer Summit migrated this database
+        return frozenset(current)

@@ -14,6 +14,7 @@ import click
 from app import console
 from app.core.db import Database, utcnow
 from app.ops import service as ops
+from app.ops.board import incident_card
 from app.ops.models import JobStatus
 from app.ops.runtime import ProbeRuntime, Recorded
 from app.ops.scheduler import JOBS, JobFailed, run_job
@@ -147,7 +148,8 @@ def jobs_list() -> None:
             errors.append(f"{name}: {status.error}")
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
     for line in errors:
         click.echo(f"last error of {line}")
 
@@ -239,7 +241,8 @@ class RunPrinter:
             click.echo(f"  failed at {run.failed_step}: {run.error}")
         incident = recorded.incident
         if recorded.incident_event and incident is not None:
-            click.echo(f"  incident {recorded.incident_event}: {incident.title} (id {incident.id})")
+            what = incident_card(incident).what
+            click.echo(f"  incident {recorded.incident_event}: {what} (id {incident.id})")
         else:
             click.echo("  incident: none opened or resolved by this run")
         for path in run.artifacts:

@@ -112,7 +112,7 @@ def plain_words(status: int, code: str, message: str) -> tuple[str, str]:
         if action in TENANT_ACTIONS:
             return title, "This page shows a tenant's data. Operators don't see tenant data."
         return title, "This page is for platform operators."
-    if status == 404 and code == "not_found" and message.startswith("The requested URL"):
+    if status == 404 and code == "not_found" and message in ("Not Found", "not_found", "error"):
         return (
             title,
             "There is no such page. Check the address, or start again from your home page.",

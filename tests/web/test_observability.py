@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +121,19 @@ def test_html_pages_carry_security_headers(world: World) -> None:
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     api = world.client.get("/healthz")
     assert api.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_readyz_writes_no_migration_log_lines(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert world.client.get("/readyz").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+
+
+def test_metrics_include_this_processes_cpu_and_memory(world: World) -> None:
+    seen = samples(world)
+    pid = str(os.getpid())
+    assert seen[("summit_process_resident_memory_bytes", labels(pid=pid))] > 0
+    assert ("summit_process_cpu_seconds_total", labels(pid=pid)) in seen
