@@ -183,6 +183,7 @@
         drawCharts();
         enhanceForms(document.getElementById("ops-live"));
         window.scrollTo(x, y);
+        document.dispatchEvent(new CustomEvent("summit:refreshed"));
       })
       .catch(function () { /* the next tick tries again; the page stays as it was */ });
   }
@@ -200,5 +201,7 @@
       try { localStorage.setItem("summit.ops.autorefresh", auto.checked ? "on" : "off"); } catch (e) { /* ignore */ }
     });
     setInterval(tick, REFRESH_MS);
+    // Refresh now, on request (the browser tests use it rather than wait 30 s).
+    document.addEventListener("summit:refresh", function () { refresh(); });
   });
 })();
