@@ -239,3 +239,41 @@ def test_every_worker_and_the_record_show_in_metrics(server: str) -> None:
         s for s in samples if s.name == "summit_probe_runs_total" and s.labels["probe"] == "policy"
     ]
     assert sum(s.value for s in policy) == 96 + 24 * 43  # the recorded history, from any worker
+
+
+# Interactive elements that are not links inside a sentence (WCAG 2.5.8 exempts those).
+SMALL_TARGETS = """[...document.querySelectorAll(
+  'button, input:not([type=hidden]), select, header a, .crumbs a, .runs a, .facts a, .ways-back a'
+)].filter(e => e.offsetParent !== null)
+  .map(e => [e.outerHTML.slice(0, 80), e.getBoundingClientRect()])
+  .filter(([, r]) => r.width < 24 || r.height < 24)
+  .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+
+
+def test_every_page_fits_a_phone_with_targets_of_24_px(browser: Any, server: str) -> None:
+    alice = api_login(server, "acme", "alice")
+    listed = requests.get(f"{server}/api/v1/entities?limit=1", headers=alice, timeout=10)
+    entity = listed.json()["entities"][0]["id"]
+    pages: list[tuple[str, str, str]] = [
+        ("acme", "alice", f"/entities/{entity}"),
+        ("acme", "alice", "/search"),
+        ("", "", "/login"),
+        ("", "", "/status"),
+        ("", "", "/no/such/page"),
+        ("acme", "alice", "/search?q=rocket"),  # broken on purpose here: the 500 page
+        ("", "ops", "/ops"),
+        ("", "ops", "/admin/quotas"),
+        ("", "ops", "/search"),  # the 403 page
+    ]
+    for tenant, username, path in pages:
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        if username:
+            log_in(page, server, tenant, username)
+            page.wait_for_load_state()
+        page.goto(f"{server}{path}")
+        no_sideways_scroll(page)
+        assert page.evaluate(SMALL_TARGETS) == [], path
+        assert page.locator("main").count() == 1
+        assert page.locator("header[role=banner]").count() == 1
+        context.close()
