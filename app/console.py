@@ -228,16 +228,34 @@ def _not_allowed(exc: PermissionError) -> click.ClickException:
 
 def terminal() -> Console:
     """Rich's console on this command's stdout (looked up now, so tests capture it)."""
-    return Console(highlight=False, markup=False, soft_wrap=True)
+    return Console(highlight=False, markup=False)
+
+
+class Progress:
+    """What a slow command says as it goes: ``update`` changes the spinner's words,
+    ``line`` prints a line above it (or just the line, off a terminal)."""
+
+    def __init__(self, out: Console | None = None, shown: Any = None) -> None:
+        self._out, self._shown = out, shown
+
+    def update(self, words: str) -> None:
+        if self._shown is not None:
+            self._shown.update(words)
+
+    def line(self, text: str) -> None:
+        # Through rich while the spinner shows: click would write past it.
+        if self._out is not None:
+            self._out.print(text, soft_wrap=True)
+        else:
+            click.echo(text)
 
 
 @contextmanager
-def status(words: str) -> Iterator[Callable[[str], None]]:
-    """A spinner with ``words`` while a slow step runs (on a terminal only); yields
-    a function that changes the words as the work moves on."""
+def status(words: str) -> Iterator[Progress]:
+    """A spinner with ``words`` while a slow step runs (on a terminal only)."""
     out = terminal()
     if not out.is_terminal or os.environ.get("CI"):
-        yield lambda _words: None
+        yield Progress()
         return
     with out.status(words) as shown:
-        yield lambda more: shown.update(more)
+        yield Progress(out, shown)

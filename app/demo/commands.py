@@ -24,12 +24,13 @@ def demo(seed_only: bool) -> None:
     console.migrate(settings)
     db = Database(settings.resolved_database_url)
     try:
-        report = seed(
-            db=db,
-            passwords=Passwords(settings.password_hash_profile),
-            password=settings.demo_password,
-            now=utcnow(),
-        )
+        with console.status("seeding the demo data (tenants, users, entities, edges)"):
+            report = seed(
+                db=db,
+                passwords=Passwords(settings.password_hash_profile),
+                password=settings.demo_password,
+                now=utcnow(),
+            )
     finally:
         db.dispose()
     click.echo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -79,7 +79,7 @@ def preflight_isolation(
         sweep = Preflight(
             target,
             Credentials(password, a, b, operator),
-            on_call=lambda method, path, persona: say(
+            on_call=lambda method, path, persona: say.update(
                 f"isolation preflight: {method} {path} as {persona} ({sweep.checked} calls)"
             ),
         )
@@ -203,9 +203,9 @@ def foreground_runtime() -> Iterator[ProbeRuntime]:
     db = Database(settings.resolved_database_url)
     runtime = ProbeRuntime(settings=settings, db=db)
     try:
-        with console.status("starting") as say:
-            runtime.on_step = StepPrinter(say)
-            runtime.on_recorded = RunPrinter(runtime.config.artifacts_dir)
+        with console.status("starting") as progress:
+            runtime.on_step = StepPrinter(progress)
+            runtime.on_recorded = RunPrinter(progress, runtime.config.artifacts_dir)
             yield runtime
     finally:
         runtime.close()
@@ -216,36 +216,38 @@ class StepPrinter:
     """Step names as they happen: the spinner names the running step, and a line
     is printed as each ends."""
 
-    def __init__(self, say: Callable[[str], None]) -> None:
-        self.say = say
+    def __init__(self, progress: console.Progress) -> None:
+        self.progress = progress
 
     def __call__(self, name: str, record: StepRecord | None) -> None:
         if record is None:
-            self.say(f"running step {name}")
+            self.progress.update(f"running step {name}")
             return
         mark = "✓" if record.ok else "✗"
-        click.echo(f"  {mark} {name:<24} {record.ms:8.1f} ms  {record.error or ''}".rstrip())
+        error = (record.error or "")[:90]  # all of it follows, after "failed at"
+        self.progress.line(f"  {mark} {name:<24} {record.ms:8.1f} ms  {error}".rstrip())
 
 
 class RunPrinter:
     """A recorded run in a few lines: result, error, incident, artifacts by absolute path."""
 
-    def __init__(self, artifacts: Path) -> None:
+    def __init__(self, progress: console.Progress, artifacts: Path) -> None:
+        self.say = progress.line
         self.artifacts = artifacts
 
     def __call__(self, recorded: Recorded) -> None:
         run = recorded.run
-        click.echo(f"{run.probe}: {run.status} in {run.duration_ms:.0f} ms "
-                   f"(run {run.id}, trigger {run.trigger})")  # fmt: skip
+        self.say(f"{run.probe}: {run.status} in {run.duration_ms:.0f} ms "
+                 f"(run {run.id}, trigger {run.trigger})")  # fmt: skip
         if run.error:
-            click.echo(f"  failed at {run.failed_step}: {run.error}")
+            self.say(f"  failed at {run.failed_step}: {run.error}")
         incident = recorded.incident
         if recorded.incident_event and incident is not None:
             what = incident_card(incident).what
-            click.echo(f"  incident {recorded.incident_event}: {what} (id {incident.id})")
+            self.say(f"  incident {recorded.incident_event}: {what} (id {incident.id})")
         else:
-            click.echo("  incident: none opened or resolved by this run")
+            self.say("  incident: none opened or resolved by this run")
         for path in run.artifacts:
-            click.echo(f"  artifact: {(self.artifacts / path).resolve()}")
+            self.say(f"  artifact: {(self.artifacts / path).resolve()}")
             if path.endswith("trace.zip"):
-                click.echo(f"  open it:  playwright show-trace {(self.artifacts / path).resolve()}")
+                self.say(f"  open it:  playwright show-trace {(self.artifacts / path).resolve()}")
