@@ -32,6 +32,7 @@ from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
 from app.ops import dashboard_views, health, scheduler
 from app.ops import pages as ops_pages
+from app.ops import public as ops_public
 from app.ops import views as ops_views
 from app.policy import views as policy_views
 from app.policy.engine import PolicyEngine
@@ -43,7 +44,7 @@ from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows, quota_use
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
-from app.web import bodies, context, errors, forms, guard, middleware, openapi
+from app.web import bodies, context, errors, explorer, forms, guard, middleware, nav, openapi
 
 # Endpoints that APIFlask and Flask add themselves.
 FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
@@ -63,6 +64,8 @@ BLUEPRINTS = (
     alerting_views.bp,
     alerting_pages.bp,
     dashboard_views.bp,
+    ops_public.bp,
+    explorer.bp,
 )
 
 
@@ -105,6 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     middleware.init_app(app)
     errors.init_app(app)
     app.before_request(bodies.check_request)
+    nav.init_app(app)
     app.teardown_appcontext(context.close_session)
     app.after_request(guard.release_inflight)
     app.teardown_request(guard.release_inflight_at_teardown)

@@ -8,8 +8,11 @@ that the id exists); any other route must answer without 5xx and without any
 trace of A's data. A route added later is swept automatically; one the sweep
 cannot exercise must be listed in EXEMPT with its reason, or the sweep fails.
 
-Run it against a staging or demo deployment: it creates entities named
-``preflight-…`` in both tenants.
+It leaves no residue: tenant A's entities, and anything a persona managed to
+create while the sweep called every route, are deleted when it ends (through
+the API's own DELETE routes, then purged where the server offers a purge
+route); what could not be removed is reported. Run it against a staging or
+demo deployment all the same: for a moment its entities exist.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ FACTS_NOT_LOOKUPS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/policy/decide"): "evaluates the principal and resource it is given",
 }
 HIDDEN = frozenset({401, 403, 404})
+# Records the API offers no DELETE for because they end on their own.
+EXPIRING = ("/governance/exports",)
 PERSONAS = ("tenant-b", "operator", "anonymous")
 
 
@@ -76,6 +81,7 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "entity_id": lambda ctx: ctx.entity_id,
     "name": lambda ctx: "preflight-no-such-probe",
     "run_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # probe runs: platform rows
+    "incident_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # platform rows too
     "artifact": lambda ctx: "trace.zip",
     "tenant": lambda ctx: ctx.tenant,  # quotas: operators may, tenant B may not
     "hold_id": lambda ctx: ctx.hold_id,
@@ -84,6 +90,15 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "uid": lambda ctx: "summit-probes",  # a dashboard's JSON: operators may, it holds no data
 }
 A_ID_PARAMS = frozenset({"entity_id", "hold_id", "export_id"})
+
+
+@dataclass(frozen=True)
+class Created:
+    """Something a call made: by whom, at which collection, with which id."""
+
+    persona: str
+    collection: str  # the POST's path, e.g. /api/v1/entities
+    id: str
 
 
 @dataclass
@@ -95,12 +110,24 @@ class Credentials:
 
 
 class Preflight:
-    def __init__(self, url: str, credentials: Credentials, *, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        timeout: float = 10,
+        on_call: Callable[[str, str, str], None] | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
+        self.on_call = on_call or (lambda _method, _path, _persona: None)
         self.findings: list[Finding] = []
         self.checked = 0
+        self.created: list[Created] = []
+        self.removed: list[Created] = []
+        self.left: list[tuple[Created, str]] = []
+        self._api: dict[str, dict[str, str]] = {}
 
     # --- sessions -------------------------------------------------------------------
 
@@ -137,6 +164,7 @@ class Preflight:
 
     def create_tenant_a_data(self) -> Context:
         headers = {"Authorization": f"Bearer {self._token(*self.credentials.tenant_a)}"}
+        self._api["tenant-a"] = headers
         marker = f"preflight-{secrets.token_hex(6)}"
 
         def entity(suffix: str) -> dict[str, Any]:
@@ -151,7 +179,9 @@ class Preflight:
             )
             if response.status_code != 201:
                 raise PreflightError(f"cannot create tenant A's entity: {response.status_code}")
-            return dict(response.json())
+            created = dict(response.json())
+            self.created.append(Created("tenant-a", "/api/v1/entities", str(created["id"])))
+            return created
 
         first, second = entity("one"), entity("two")
         edge = requests.post(
@@ -202,23 +232,86 @@ class Preflight:
     # --- the sweep ------------------------------------------------------------------
 
     def run(self) -> list[Finding]:
-        spec = requests.get(f"{self.url}/openapi.json", timeout=self.timeout).json()
-        ctx = self.create_tenant_a_data()
-        b_tenant, b_user = self.credentials.tenant_b
-        api = {
-            "tenant-b": {"Authorization": f"Bearer {self._token(b_tenant, b_user)}"},
-            "operator": {"Authorization": f"Bearer {self._token(None, self.credentials.operator)}"},
-            "anonymous": {},
-        }
-        web = {
-            "tenant-b": self._web(b_tenant, b_user),
-            "operator": self._web("", self.credentials.operator),
-            "anonymous": requests.Session(),
-        }
-        for path, operations in sorted(spec["paths"].items()):
-            for method, operation in sorted(operations.items()):
-                self._sweep(spec, path, method.upper(), operation, ctx, api, web)
+        spec = self.summit_spec()
+        try:
+            ctx = self.create_tenant_a_data()
+            b_tenant, b_user = self.credentials.tenant_b
+            operator = self.credentials.operator
+            self._api.update({
+                "tenant-b": {"Authorization": f"Bearer {self._token(b_tenant, b_user)}"},
+                "operator": {"Authorization": f"Bearer {self._token(None, operator)}"},
+                "anonymous": {},
+            })  # fmt: skip
+            web = {
+                "tenant-b": self._web(b_tenant, b_user),
+                "operator": self._web("", operator),
+                "anonymous": requests.Session(),
+            }
+            for path, operations in sorted(spec["paths"].items()):
+                for method, operation in sorted(operations.items()):
+                    self._sweep(spec, path, method.upper(), operation, ctx, self._api, web)
+        finally:
+            self.clean_up(spec)
         return self.findings
+
+    def summit_spec(self) -> dict[str, Any]:
+        """The server's OpenAPI document; NotSummit when the URL is something else."""
+        response = requests.get(f"{self.url}/openapi.json", timeout=self.timeout)
+        if response.status_code != 200:
+            raise NotSummit(f"{self.url} is not a Summit server: GET /openapi.json answered "
+                            f"{response.status_code} (check the URL)")  # fmt: skip
+        try:
+            spec: dict[str, Any] = response.json()
+        except ValueError:
+            raise NotSummit(
+                f"{self.url} is not a Summit server: /openapi.json is not JSON (check the URL)"
+            ) from None
+        title = spec.get("info", {}).get("title") if isinstance(spec, dict) else None
+        if title != "Summit" or "paths" not in spec:
+            raise NotSummit(f"{self.url} is not a Summit server: its API is {title!r}")
+        return spec
+
+    # --- leaving no residue ------------------------------------------------------------
+
+    def clean_up(self, spec: dict[str, Any]) -> None:
+        """Delete what the preflight and the sweep created, newest first, as whoever
+        created it; then purge those entities where the server has a purge route."""
+        deletes = {p.rsplit("/{", 1)[0]: p for p, ops in spec.get("paths", {}).items()
+                   if "delete" in ops and p.endswith("}")}  # fmt: skip
+        for item in reversed(self.created):
+            route = deletes.get(item.collection)
+            headers = self._api.get(item.persona)
+            if item.collection.endswith(EXPIRING):
+                self.left.append((item, "a subject export: its link expires, retention removes it"))
+                continue
+            if route is None or headers is None:
+                self.left.append((item, "no DELETE route for it"))
+                continue
+            target = route.rsplit("/{", 1)[0] + "/" + item.id
+            response = requests.delete(f"{self.url}{target}", headers=headers, timeout=self.timeout)
+            if response.status_code in (200, 204, 404):
+                self.removed.append(item)
+            else:
+                self.left.append((item, f"DELETE answered {response.status_code}"))
+        self._purge(spec)
+
+    def _purge(self, spec: dict[str, Any]) -> None:
+        """Soft-deleted entities go at once where the server offers the purge route."""
+        if "post" not in spec.get("paths", {}).get(PURGE, {}):
+            return
+        for persona in sorted({item.persona for item in self.removed}):
+            ids = [
+                i.id for i in self.removed if i.persona == persona and "entities" in i.collection
+            ]
+            if ids and persona in self._api:
+                requests.post(f"{self.url}{PURGE}", json={"entity_ids": ids},
+                              headers=self._api[persona], timeout=self.timeout)  # fmt: skip
+
+    def cleanup_report(self) -> str:
+        report = f"{len(self.removed)} of {len(self.created)} records the preflight made removed"
+        for item, why in self.left:
+            report += f"; left {item.collection}/{item.id} of {item.persona}: {why}"
+        return report
 
     def _sweep(
         self,
@@ -254,6 +347,7 @@ class Preflight:
         is_page = not path.startswith("/api/") and "Web UI" in operation.get("tags", [])
         for persona in PERSONAS:
             self.checked += 1
+            self.on_call(method, path, persona)
             response = self._call(
                 method,
                 target,
@@ -262,6 +356,7 @@ class Preflight:
                 api[persona] if not is_page else {},
                 web[persona] if is_page else None,
             )
+            self._remember(persona, method, target, response)
             sent = f"{target} {query} {body}"
             problem = _verdict(
                 response, ctx, sent=sent, uses_a_ids=uses_a_ids, is_page=is_page, method=method
@@ -290,9 +385,29 @@ class Preflight:
         response: requests.Response = client.request(method, f"{self.url}{target}", **kwargs)
         return response
 
+    def _remember(
+        self, persona: str, method: str, target: str, response: requests.Response
+    ) -> None:
+        """A call that made something (a 2xx POST answering with an id) is undone later."""
+        if method != "POST" or not 200 <= response.status_code < 300:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        if isinstance(body, dict) and isinstance(body.get("id"), str):
+            self.created.append(Created(persona, target, body["id"]))
+
 
 class PreflightError(RuntimeError):
     """The preflight could not set itself up (login, creating tenant A's data)."""
+
+
+class NotSummit(PreflightError):
+    """The URL answers, but not as a Summit server."""
+
+
+PURGE = "/api/v1/governance/purge"  # purges soft-deleted entities, where governance is on
 
 
 def _verdict(

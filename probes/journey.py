@@ -61,6 +61,15 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+# Told of each step as it starts (record None) and as it ends (its record), on
+# the thread that runs the journey: a terminal shows progress with it.
+StepListener = Callable[[str, StepRecord | None], None]
+
+
+def _ignore(_name: str, _record: StepRecord | None) -> None:
+    return None
+
+
 class Steps:
     """Times each step with ``clock`` and records whether it held.
 
@@ -69,26 +78,35 @@ class Steps:
     """
 
     def __init__(
-        self, expected: tuple[str, ...], clock: Callable[[], float] = time.perf_counter
+        self,
+        expected: tuple[str, ...],
+        clock: Callable[[], float] = time.perf_counter,
+        on_step: StepListener | None = None,
     ) -> None:
         self.expected = expected
         self.records: list[StepRecord] = []
         self.evidence: dict[str, bytes] = {}
         self._clock = clock
+        self._on_step = on_step or _ignore
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         position = len(self.records)
         if position >= len(self.expected) or self.expected[position] != name:
             raise ProbeFailure(f"step {name!r} ran out of order (expected {self.expected})")
+        self._on_step(name, None)
         started = self._clock()
         try:
             yield
         except BaseException as exc:
             ms = (self._clock() - started) * 1000
-            self.records.append(StepRecord(name, ms, ok=False, error=describe(exc)))
+            self._finish(StepRecord(name, ms, ok=False, error=describe(exc)))
             raise
-        self.records.append(StepRecord(name, (self._clock() - started) * 1000, ok=True))
+        self._finish(StepRecord(name, (self._clock() - started) * 1000, ok=True))
+
+    def _finish(self, record: StepRecord) -> None:
+        self.records.append(record)
+        self._on_step(record.name, record)
 
     @property
     def complete(self) -> bool:

@@ -27,6 +27,7 @@ from probes.journey import (
     ProbeConfig,
     ProbeFailure,
     RunResult,
+    StepListener,
     Steps,
     describe,
 )
@@ -161,13 +162,18 @@ def execute(
     browser: BrowserRunner,
     now: Callable[[], datetime],
     clock: Callable[[], float] = time.perf_counter,
+    run_id: str | None = None,
+    on_step: StepListener | None = None,
 ) -> RunResult:
     """Run one journey and say how it went. Never raises for a failing journey:
-    every failure (including a missing browser or a timeout) is a failed result."""
+    every failure (including a missing browser or a timeout) is a failed result.
+
+    ``run_id``: the id promised to whoever asked for the run (else a new one);
+    ``on_step`` hears of each step as it starts and ends."""
     journey = load(name)
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
     run_dir = config.artifacts_dir / name / run_id
-    steps = Steps(journey.steps, clock)
+    steps = Steps(journey.steps, clock, on_step)
     started_at, started = now(), clock()
     error: BaseException | None = None
     artifacts: list[str] = []

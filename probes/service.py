@@ -104,6 +104,8 @@ def _judge(
     if open_now is not None and run.passed:
         outcomes = _outcomes(session, run.probe, policy.recover_after, since=open_now.opened_at)
         if policy.recovered(outcomes):
+            # Which run saw it recover: the run page and the CLI say so.
+            open_now.details = {**open_now.details, "resolved_by_run": run.id}
             incidents.resolve_incident(
                 session=session, incident=open_now, now=now, notifiers=notifiers
             )
@@ -136,6 +138,18 @@ def _outcomes(session: Session, probe: str, limit: int, *, since: datetime | Non
         statement = statement.where(ProbeRun.recorded_at > since)
     statement = statement.order_by(ProbeRun.started_at.desc()).limit(limit)
     return [status == "pass" for status in session.scalars(statement)]
+
+
+def incident_change(*, session: Session, run: ProbeRun) -> tuple[str, Incident] | None:
+    """("opened" | "resolved", the incident) when ``run`` opened or resolved one."""
+    for incident in incidents.list_incidents(
+        session=session, key=incident_key(run.probe), limit=200
+    ):
+        if incident.details.get("run_id") == run.id:
+            return "opened", incident
+        if incident.details.get("resolved_by_run") == run.id:
+            return "resolved", incident
+    return None
 
 
 def recent_runs(*, session: Session, probe: str, limit: int = 20) -> list[ProbeRun]:

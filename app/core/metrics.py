@@ -7,10 +7,12 @@ development server each app has its own registry.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,10 +20,12 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 # Bucket boundaries sit on the SLO thresholds: 10 ms (policy decision),
@@ -78,6 +82,10 @@ POLICY_DECISION_DURATION = Name("summit_policy_decision_seconds")
 PROBE_SUCCESS = Name("summit_probe_success")
 PROBE_DURATION = Name("summit_probe_duration_seconds")
 PROBE_RUNS = Name("summit_probe_runs")
+PROBE_LAST_RUN = Name("summit_probe_last_run_timestamp_seconds")
+# Process metrics (CPU, memory, file descriptors) of every gunicorn process,
+# by pid: prometheus-client's process_* names under our namespace.
+PROCESS_NAMESPACE = "summit"
 CACHE_REQUESTS = Name("summit_cache_requests")
 CACHE_EVICTIONS = Name("summit_cache_evictions")
 CACHE_SKIPPED = Name("summit_cache_skipped")
@@ -183,48 +191,15 @@ class Metrics:
             registry=registry,
         )
 
-        self._probe_metrics(registry)
+        self.scraped: list[Collector] = []
         self._quota_metrics(registry)
         self._governance_metrics(registry)
-        self.scrape_collectors: list[Collector] = []  # read at scrape time (exposition)
 
-    def _probe_metrics(self, registry: CollectorRegistry) -> None:
-        # Only the scheduler leader (or a manual run) writes these; under gunicorn
-        # "mostrecent" makes /metrics show the latest write of any worker.
-        self.probe_success = Gauge(
-            str(PROBE_SUCCESS),
-            "1 when the probe's latest run passed, 0 when it failed",
-            ("probe",),
-            registry=registry,
-            multiprocess_mode="mostrecent",
-        )
-        self.probe_duration = Histogram(
-            str(PROBE_DURATION),
-            "Probe run time, per step and for the whole run (step=total)",
-            ("probe", "step"),
-            buckets=PROBE_BUCKETS,
-            registry=registry,
-        )
-        self.probe_runs = Counter(
-            str(PROBE_RUNS),
-            "Probe runs by result (pass, fail)",
-            ("probe", "result"),
-            registry=registry,
-        )
-
-    def initialise_probes(self, probes: list[str]) -> None:
-        for probe in probes:
-            for result in ("pass", "fail"):
-                self.probe_runs.labels(probe, result)
-
-    def observe_probe(
-        self, *, probe: str, passed: bool, seconds: float, steps: list[tuple[str, float]]
-    ) -> None:
-        self.probe_success.labels(probe).set(1 if passed else 0)
-        self.probe_runs.labels(probe, "pass" if passed else "fail").inc()
-        self.probe_duration.labels(probe, "total").observe(seconds)
-        for step, step_seconds in steps:
-            self.probe_duration.labels(probe, step).observe(step_seconds)
+    def add_scraped(self, collector: Collector) -> None:
+        """A collector whose values are read when /metrics is scraped (probe state
+        from the recorded runs): in multiprocess mode it cannot live in the
+        per-worker files, so exposition() asks it directly."""
+        self.scraped.append(collector)
 
     def _quota_metrics(self, registry: CollectorRegistry) -> None:
         self.cache_requests = Counter(
@@ -303,9 +278,7 @@ class Metrics:
 
     def watch_tenants(self, read: Callable[[], Sequence[QuotaUse]]) -> None:
         """Export every tenant's storage and quota limits, as ``read`` returns them."""
-        collector = TenantUsageCollector(read)
-        self.registry.register(collector)
-        self.scrape_collectors.append(collector)
+        self.add_scraped(TenantUsageCollector(read))
 
     def observe_decision(self, *, action: str, decision: str, source: str, ms: float) -> None:
         self.decisions.labels(action, decision, source).inc()
@@ -327,18 +300,64 @@ class Metrics:
             self.errors.labels(route, method, tenant, traffic).inc()
 
 
-def exposition(
-    registry: CollectorRegistry, scrape_collectors: Sequence[Collector] = ()
-) -> tuple[bytes, str]:
-    """The text exposition: this registry's, or every worker's in multiprocess mode
-    (plus ``scrape_collectors``, which read their figures when scraped)."""
+def exposition(registry: CollectorRegistry, scraped: Iterable[Collector] = ()) -> tuple[bytes, str]:
+    """The text exposition: this registry's, or every worker's in multiprocess
+    mode; then the collectors read at scrape time, and process metrics."""
+    scrape = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        aggregate = CollectorRegistry()
-        multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
-        for collector in scrape_collectors:
-            aggregate.register(collector)
-        return generate_latest(aggregate), CONTENT_TYPE_LATEST
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+        multiprocess.MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
+        scrape.register(ServerProcesses(gunicorn=True))
+    else:
+        scrape.register(registry)
+        scrape.register(ServerProcesses(gunicorn=False))
+    for collector in scraped:
+        scrape.register(collector)
+    return generate_latest(scrape), CONTENT_TYPE_LATEST
+
+
+class ServerProcesses(Collector):
+    """CPU, memory and file descriptors of this server's processes, labelled by pid.
+
+    In multiprocess mode (gunicorn) the worker answering a scrape reports the
+    master (its parent) and every worker (the master's children) from /proc, so
+    each scrape shows them all, whichever worker answers."""
+
+    def __init__(self, *, gunicorn: bool) -> None:
+        self.gunicorn = gunicorn
+
+    def pids(self) -> list[int]:
+        if not self.gunicorn:
+            return [os.getpid()]
+        master = os.getppid()
+        return [master, *_children(master)]
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for pid in self.pids():
+            source = ProcessCollector(
+                namespace=PROCESS_NAMESPACE, pid=functools.partial(int, pid), registry=None
+            )
+            for family in source.collect():
+                merged = families.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type)
+                )
+                for sample in family.samples:
+                    merged.add_sample(sample.name, {**sample.labels, "pid": str(pid)}, sample.value)
+        return list(families.values())
+
+
+def _children(parent: int) -> list[int]:
+    """Direct children of ``parent``, from /proc (Linux); none elsewhere."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited while we looked
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        if int(text[text.rindex(")") + 2 :].split()[1]) == parent:
+            found.append(int(stat.parent.name))
+    return sorted(found)
 
 
 # --- dashboards (issue 13) ---

@@ -60,5 +60,5 @@ def metrics() -> Response:
     only, or with the scrape token when SUMMIT_METRICS_TOKEN is set."""
     require_scrape_access()
     metrics = services().metrics
-    body, content_type = exposition(metrics.registry, metrics.scrape_collectors)
+    body, content_type = exposition(metrics.registry, metrics.scraped)
     return Response(body, content_type=content_type)
