@@ -92,14 +92,17 @@ def requires(action: str, *, via: str = "bearer", writes: bool | None = None) ->
 def _refuse_early(raw: str) -> None:
     """A token whose tenant this worker refused a moment ago is checked against
     the shared bucket first, and refused before any database work while the
-    bucket stays empty: a tenant flooding past its limit costs the others one
-    store read per request, not a token query and a session."""
+    bucket has not moved since (nothing admitted by any worker, limits
+    unchanged) and is still empty: a tenant flooding past its limit costs the
+    others one store read per request, not a token query and a session."""
     svc = services()
     refused = svc.refusals.get(raw)
     if refused is None:
         return
     tenant = str(refused.tenant_id)
-    state = svc.limiter.still_refused(tenant=tenant, qps=refused.qps, burst=refused.burst)
+    state = svc.limiter.still_refused(
+        tenant=tenant, qps=refused.qps, burst=refused.burst, tat=refused.tat
+    )
     if state is not None:
         g.tenant_slug = refused.slug  # for the access log and metrics
         _refuse(refused.tenant_id, refused.slug, state, reason="rate")
@@ -119,7 +122,7 @@ def _admit(caller: Principal, raw: str) -> None:
         svc.refusals.forget(raw)
     else:
         svc.refusals.remember(raw, tenant_id=caller.tenant_id, slug=slug, qps=qps, burst=burst,
-                              retry_after=state.retry_after)  # fmt: skip
+                              state=state)  # fmt: skip
         _refuse(caller.tenant_id, slug, state, reason="rate")
     cap = svc.settings.tenant_max_inflight
     if cap and not svc.limiter.acquire(tenant=str(caller.tenant_id), cap=cap):
