@@ -12,8 +12,10 @@ from apiflask import APIBlueprint
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.alerting.views import slo_report
 from app.core.db import utcnow
 from app.ops import board, history
+from app.ops.dashboard_views import dashboard_links
 from app.ops.scheduler import JOBS
 from app.ops.views import (
     FILE,
@@ -67,6 +69,8 @@ def ops_page() -> str:
         cards=cards,
         facts=facts,
         now=now,
+        slos=slo_report()["slos"],
+        dashboards=dashboard_links(),
         caller=principal(),
     )
 
