@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
+from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
 from app.core.db import utcnow
@@ -183,6 +184,22 @@ def rate_limit_headers(response: Response) -> Response:
     return response
 
 
+def _resolve(raw: str, kind: str) -> Principal:
+    """The token's principal, from the first query of the request. The pool does
+    not ping connections before use (a round trip saved on every request): one the
+    server dropped fails here, is discarded by the pool, and the lookup runs once
+    more on a fresh connection."""
+    for attempt in (1, 2):
+        try:
+            with services().db.read_only() as connection:
+                return resolve_token(connection=connection, raw=raw, kind=kind, now=utcnow())
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == 2:
+                raise
+            log.warning("database connection dropped; retrying on a fresh one")
+    raise AssertionError("unreachable")
+
+
 def _bearer_token() -> str:
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
@@ -204,8 +221,7 @@ def _session_token() -> str:
 
 def _authenticate(raw: str, kind: str) -> Principal:
     try:
-        with services().db.read_only() as connection:
-            return resolve_token(connection=connection, raw=raw, kind=kind, now=utcnow())
+        return _resolve(raw, kind)
     except TokenRejected as exc:
         if kind == "web":
             session.clear()
