@@ -105,7 +105,8 @@ def _refuse_early(raw: str) -> None:
         tenant=tenant, qps=refused.qps, burst=refused.burst, tat=refused.tat
     )
     if state is not None:
-        g.tenant_slug = refused.slug  # for the access log and metrics
+        g.tenant_slug = refused.slug  # for the metrics
+        g.refused_early = True  # counted, and logged once per tenant per 10 s: no access line
         _refuse(refused.tenant_id, refused.slug, state, reason="rate")
 
 

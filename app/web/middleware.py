@@ -61,6 +61,8 @@ def _finish(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = HTML_CSP
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
+    if g.get("refused_early"):
+        return response  # a flood's 429s: counted above, logged in aggregate (guard._refuse)
     access_log.info(
         "request",
         extra={

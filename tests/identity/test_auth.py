@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.pool import QueuePool
 
 from app.core.db import utcnow
 from app.identity.models import AuthToken, User
@@ -136,7 +137,9 @@ def test_connections_the_server_dropped_are_replaced_without_an_error(world: Wor
     alice = world.headers("alice")
     assert world.client.get("/api/v1/search?q=rocket", headers=alice).status_code == 200
     engine = services(world.app).db.engine
-    held = [engine.connect() for _ in range(engine.pool.checkedin() + 1)]  # every pooled one
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    held = [engine.connect() for _ in range(pool.checkedin() + 1)]  # every pooled one
     pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in held]
     for connection in held:
         connection.close()  # back to the pool, alive as far as the pool knows
