@@ -69,13 +69,26 @@ class BatchWriter:
                 self._thread.start()
 
     def _run(self) -> None:
+        failing = 0
         while not self._stop.is_set():
             self._wake.wait(self._flush_every)
             self._wake.clear()
             try:
                 self.flush()
+                failing = 0
             except Exception:  # a failed write must not kill the writer
-                log.exception("batch write failed; will retry", extra={"table": self._table})
+                failing += 1
+                self._report(failing)
+
+    def _report(self, failing: int) -> None:
+        """The first failure with its traceback, then a line every ~minute of
+        retries: a database that is away must not flood the log."""
+        if failing == 1:
+            log.exception("batch write failed; will retry", extra={"table": self._table})
+        elif failing % max(1, round(60 / self._flush_every)) == 0:
+            log.warning(
+                "batch write still failing", extra={"table": self._table, "attempts": failing}
+            )
 
     @property
     def _table(self) -> str:
