@@ -113,7 +113,6 @@ class Sender:
     def deliver(self, *, now: datetime, limit: int = 200, only: Sequence[int] = ()) -> Delivery:
         """One pass over the due rows (or just ``only``, due or not: a test page)."""
         done = Delivery()
-        sent_now: dict[str, int] = {}
         for row in self._heads(now, limit, only):
             key = self.routing_key(row.service)
             if key is None:
@@ -121,16 +120,14 @@ class Sender:
                 done.no_key += 1
                 continue
             kid = key_id(key)
-            if self._recent(kid, now) + sent_now.get(kid, 0) >= self.policy.per_minute:
+            if self._recent(kid, now) >= self.policy.per_minute:  # counts this pass's too
                 done.rate_limited += 1
                 continue
             if not self._claim(row, kid, now, force=bool(only)):
                 continue
             outcome = self._send(row, key, now)
             _count(done, outcome, row)
-            if outcome == "sent":
-                sent_now[kid] = sent_now.get(kid, 0) + 1
-            elif outcome == "unreachable":
+            if outcome == "unreachable":
                 break  # PagerDuty is away: the rest wait for the next pass
         return done
 

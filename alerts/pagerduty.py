@@ -12,6 +12,7 @@ client, used from the command line, retries 429 a bounded number of times
 from __future__ import annotations
 
 import hashlib
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -121,6 +122,10 @@ class PagerDuty:
         self._events: dict[str, pagerduty.EventsApiV2Client] = {}
         self._rest: pagerduty.RestApiV2Client | None = None
 
+    def _verify(self) -> ssl.SSLContext | bool:
+        verify = self.endpoints.verify
+        return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+
     # --- Events API v2 -----------------------------------------------------------------
 
     def send(self, routing_key: str, event: Event | dict[str, Any]) -> str:
@@ -140,7 +145,7 @@ class PagerDuty:
             client = pagerduty.EventsApiV2Client(
                 routing_key,
                 base_url=self.endpoints.events_url,
-                verify=self.endpoints.verify,
+                verify=self._verify(),
                 event_hooks={"response": [_raise_for_status]},
             )
             client.retry = {}  # the outbox retries; no 5xx loop here
@@ -163,7 +168,7 @@ class PagerDuty:
                 self.endpoints.rest_token,
                 default_from=self.endpoints.rest_from,
                 base_url=self.endpoints.rest_url,
-                verify=self.endpoints.verify,
+                verify=self._verify(),
             )
             # Bounded: the library's default retries 429 forever, ignoring Retry-After.
             client.retry[429] = self.endpoints.rest_429_retries
