@@ -80,6 +80,22 @@ class RunsOut(Schema):
     runs = List(Nested(RunOut), required=True)
 
 
+class PageEventOut(Schema):
+    action = String(required=True, validate=OneOf(["trigger", "acknowledge", "resolve"]))
+    state = String(required=True, validate=OneOf(["pending", "sending", "sent", "failed"]))
+    sent_at = DateTime(allow_none=True)
+    held_until = DateTime(
+        allow_none=True, metadata={"description": "quiet hours hold it until then"}
+    )
+    attempts = Integer(required=True)
+    error = String(allow_none=True)
+
+
+class PagingOut(Schema):
+    dedup_key = String(required=True, metadata={"description": "PagerDuty's dedup key"})
+    events = List(Nested(PageEventOut), required=True)
+
+
 class IncidentOut(Schema):
     id = String(required=True)
     key = String(required=True)
@@ -100,23 +116,7 @@ class IncidentOut(Schema):
     triggered_at = DateTime(required=True, metadata={"description": "= opened_at"})
     seconds_to_acknowledge = Float(allow_none=True)
     seconds_to_resolve = Float(allow_none=True)
-    paging = Nested("PagingOut", required=True)
-
-
-class PageEventOut(Schema):
-    action = String(required=True, validate=OneOf(["trigger", "acknowledge", "resolve"]))
-    state = String(required=True, validate=OneOf(["pending", "sending", "sent", "failed"]))
-    sent_at = DateTime(allow_none=True)
-    held_until = DateTime(
-        allow_none=True, metadata={"description": "quiet hours hold it until then"}
-    )
-    attempts = Integer(required=True)
-    error = String(allow_none=True)
-
-
-class PagingOut(Schema):
-    dedup_key = String(required=True, metadata={"description": "PagerDuty's dedup key"})
-    events = List(Nested(PageEventOut), required=True)
+    paging = Nested(PagingOut, required=True)
 
 
 class ResponseTimesOut(Schema):

@@ -71,7 +71,9 @@ def test_a_probe_incident_pages_once_with_its_links_and_resolves(
     assert trigger["payload"]["component"] == "golden-path"
     assert trigger["payload"]["custom_details"]["failed_step"] == "search"
     links = {link["text"]: link["href"] for link in trigger["links"]}
-    assert links["Runbook"] == "https://summit.example.com/runbooks/summit-probe-golden-path-failing"
+    assert (
+        links["Runbook"] == "https://summit.example.com/runbooks/summit-probe-golden-path-failing"
+    )
     assert links["Dashboard"] == "https://summit.example.com/ops#probe-golden-path"
     assert links["Failing run: steps, screenshot, trace"] == (
         "https://summit.example.com/ops/probes/golden-path/runs/run-123"
