@@ -162,7 +162,8 @@ def test_receivers_pass_alertmanager_configs_through(tmp_path: Path) -> None:
     """Alertmanager's own pagerduty_configs pass through as written."""
     text = build.ROUTING_FILE.read_text().replace(
         '    pagerduty:\n      routing_key_file: "/etc/alertmanager/secrets/pagerduty-routing-key"',
-        "    pagerduty_configs:\n      - routing_key_file: /run/secrets/pd\n        severity: critical",
+        "    pagerduty_configs:\n      - routing_key_file: /run/secrets/pd\n"
+        "        severity: critical",
     )
     path = tmp_path / "routing.yaml"
     path.write_text(text)
