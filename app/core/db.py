@@ -70,7 +70,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+    # No pre-ping: it cost a round trip on every checkout. A connection the server
+    # dropped fails its first statement instead, the pool discards it, and the
+    # guard retries authentication once on a fresh one (app.web.guard).
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=3600, **kwargs)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -104,6 +107,11 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         tenancy.install(self._sessions)
+        # Reads that need no transaction: every statement commits on its own, so
+        # there is no BEGIN and no ROLLBACK to send (two round trips on PostgreSQL).
+        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reads = sessionmaker(autocommit, expire_on_commit=False)
+        tenancy.install(self._reads)
 
     @property
     def dialect(self) -> str:
@@ -120,6 +128,13 @@ class Database:
         session.info[tenancy.INFO_KEY] = tenant_id
         if write:
             self.begin_write(session)
+        return session
+
+    def read_session(self, *, tenant_id: int | tenancy.AllTenants | None) -> Session:
+        """A tenant-scoped session for reads only, in autocommit mode: each
+        statement sees the latest committed data; nothing here may write."""
+        session = self._reads()
+        session.info[tenancy.INFO_KEY] = tenant_id
         return session
 
     def read_only(self) -> Connection:

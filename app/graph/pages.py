@@ -9,7 +9,7 @@ from app.core import faults
 from app.core.errors import NotFound
 from app.graph import service as graph
 from app.graph.search import search_entities
-from app.web.context import db_session, principal, services
+from app.web.context import principal, read_session, services
 from app.web.docs import PAGE, WEB_UI, html
 from app.web.errors import api_error
 from app.web.guard import requires
@@ -27,7 +27,7 @@ def search_page() -> str:
         faults.trip(services().settings.fault_names, "search")
     dataset = graph.visible_dataset(principal().role, None)
     hits = (
-        search_entities(session=db_session(), query=query, limit=50, dataset=dataset)
+        search_entities(session=read_session(), query=query, limit=50, dataset=dataset)
         if query
         else []
     )
@@ -39,7 +39,7 @@ def search_page() -> str:
 @bp.doc(responses=PAGE | html(s404="not an entity of your tenant"))
 def entity_page(entity_id: str) -> str:
     """One entity: its attributes, provenance and connections."""
-    dbs, scope = db_session(), graph.dataset_scope(principal().role)
+    dbs, scope = read_session(), graph.dataset_scope(principal().role)
     try:
         entity = graph.get_entity(session=dbs, entity_id=entity_id, dataset=scope)
     except NotFound:

@@ -24,7 +24,7 @@ from app.graph.schemas import (
     SearchQuery,
 )
 from app.graph.search import search_entities, terms
-from app.web.context import db_session, principal, services
+from app.web.context import db_session, principal, read_session, services
 from app.web.cursors import decode_cursor, encode_cursor
 from app.web.errors import api_error
 from app.web.guard import requires
@@ -54,7 +54,7 @@ def create_entity(body: dict[str, Any]) -> Any:
 def list_entities(query: dict[str, Any]) -> Any:
     """Live entities in insertion order, a page at a time (follow ``next_cursor``)."""
     rows, last = graph.list_entities(
-        session=db_session(),
+        session=read_session(),
         dataset=graph.visible_dataset(principal().role, query.get("dataset")),
         kind=query.get("kind"),
         limit=query["limit"],
@@ -79,7 +79,7 @@ def get_entity(entity_id: str) -> Any:
     cached = services().cache.get("entity", key)
     if cached is not None:
         return _cached_response(cached, hit=True)
-    session, scope = db_session(), graph.dataset_scope(principal().role)
+    session, scope = read_session(), graph.dataset_scope(principal().role)
     entity = graph.get_entity(session=session, entity_id=entity_id, dataset=scope)
     edges = graph.entity_edges(session=session, entity_id=entity.id, dataset=scope)
     body = json_bytes(EntityWithEdgesOut, entity, edges=edges)
@@ -165,7 +165,7 @@ def search(query: dict[str, Any]) -> Any:
     if cached is not None:
         return _cached_response(cached, hit=True)
     hits = search_entities(
-        session=db_session(), query=query["q"], limit=limit + 1, offset=offset, dataset=dataset
+        session=read_session(), query=query["q"], limit=limit + 1, offset=offset, dataset=dataset
     )
     more = len(hits) > limit and offset + limit <= MAX_SEARCH_OFFSET
     cursor = encode_cursor("off", offset + limit) if more else None

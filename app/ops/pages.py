@@ -13,8 +13,10 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.alerting import paging
+from app.alerting.views import slo_report
 from app.core.db import utcnow
 from app.ops import board, history
+from app.ops.dashboard_views import dashboard_links
 from app.ops.scheduler import JOBS
 from app.ops.views import (
     FILE,
@@ -68,6 +70,8 @@ def ops_page() -> str:
         cards=cards,
         facts=facts,
         now=now,
+        slos=slo_report()["slos"],
+        dashboards=dashboard_links(),
         paging=board.paging_panel(session=session, now=now, services=_paging_services()),
         caller=principal(),
     )

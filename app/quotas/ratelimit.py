@@ -32,6 +32,7 @@ class RateState:
     """The outcome, with what the IETF RateLimit header fields need."""
 
     allowed: bool
+    tat: float  # the bucket's theoretical arrival time after this decision
     limit: int  # requests in any one second: qps + burst
     remaining: int  # requests that would be admitted right now
     reset: int  # seconds until the bucket is full again
@@ -59,6 +60,7 @@ def state_of(verdict: Verdict, *, qps: int, burst: int, now: float) -> RateState
     wait = 0 if verdict.allowed else ahead - (capacity - 1) * period
     return RateState(
         allowed=verdict.allowed,
+        tat=verdict.tat,
         limit=qps + burst,
         remaining=remaining,
         reset=math.ceil(ahead),
@@ -85,9 +87,11 @@ class TenantRateLimiter:
             verdict = Verdict(True, now)
         return state_of(verdict, qps=qps, burst=burst, now=now)
 
-    def still_refused(self, *, tenant: str, qps: int, burst: int) -> RateState | None:
-        """The tenant's state when a request now would be refused (nothing spent),
-        else None. One read of the shared store, no database work."""
+    def still_refused(self, *, tenant: str, qps: int, burst: int, tat: float) -> RateState | None:
+        """The tenant's state when nothing happened to its bucket since a refusal
+        that saw ``tat`` (no request admitted since, by any worker, and no change
+        of limits, which starts the bucket afresh) and a request now would still
+        be refused; else None. One read of the shared store, no database work."""
         now = self._clock()
         try:
             verdict = self._store.peek(
@@ -96,7 +100,9 @@ class TenantRateLimiter:
         except STORE_ERRORS as exc:
             self._degraded(exc)
             return None
-        return None if verdict.allowed else state_of(verdict, qps=qps, burst=burst, now=now)
+        if verdict.allowed or verdict.tat != tat:
+            return None
+        return state_of(verdict, qps=qps, burst=burst, now=now)
 
     def forget(self, *, tenant: str) -> None:
         """Start the tenant's bucket afresh (its limits changed): every worker's
@@ -143,6 +149,7 @@ class Refused:
     slug: str
     qps: int
     burst: int
+    tat: float  # the bucket as the refusal saw it
     until: float
 
 
@@ -163,9 +170,10 @@ class RecentRefusals:
         self._lock = threading.Lock()
 
     def remember(
-        self, raw: str, *, tenant_id: int, slug: str, qps: int, burst: int, retry_after: int
+        self, raw: str, *, tenant_id: int, slug: str, qps: int, burst: int, state: RateState
     ) -> None:
-        refused = Refused(tenant_id, slug, qps, burst, self._clock() + retry_after)
+        until = self._clock() + state.retry_after
+        refused = Refused(tenant_id, slug, qps, burst, state.tat, until)
         with self._lock:
             if len(self._seen) >= self._size:
                 self._forget_expired()

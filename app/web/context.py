@@ -27,12 +27,23 @@ def db_session() -> Session:
     return cast(Session, g.db_session)
 
 
+def read_session() -> Session:
+    """This request's read-only session (no transaction: fewer round trips), for
+    views that only read: search, entity fetch, lists. Scoped like db_session()."""
+    if "db_read_session" not in g:
+        caller = g.get("principal")
+        tenant_id = caller.tenant_id if caller is not None else None
+        g.db_read_session = services().db.read_session(tenant_id=tenant_id)
+    return cast(Session, g.db_read_session)
+
+
 def principal() -> Principal:
     """The authenticated caller; only valid inside a view guarded by ``requires``."""
     return cast(Principal, g.principal)
 
 
 def close_session(_exc: BaseException | None = None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    for key in ("db_session", "db_read_session"):
+        session = g.pop(key, None)
+        if session is not None:
+            session.close()

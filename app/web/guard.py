@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
+from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
 from app.core.db import utcnow
@@ -92,14 +93,17 @@ def requires(action: str, *, via: str = "bearer", writes: bool | None = None) ->
 def _refuse_early(raw: str) -> None:
     """A token whose tenant this worker refused a moment ago is checked against
     the shared bucket first, and refused before any database work while the
-    bucket stays empty: a tenant flooding past its limit costs the others one
-    store read per request, not a token query and a session."""
+    bucket has not moved since (nothing admitted by any worker, limits
+    unchanged) and is still empty: a tenant flooding past its limit costs the
+    others one store read per request, not a token query and a session."""
     svc = services()
     refused = svc.refusals.get(raw)
     if refused is None:
         return
     tenant = str(refused.tenant_id)
-    state = svc.limiter.still_refused(tenant=tenant, qps=refused.qps, burst=refused.burst)
+    state = svc.limiter.still_refused(
+        tenant=tenant, qps=refused.qps, burst=refused.burst, tat=refused.tat
+    )
     if state is not None:
         g.tenant_slug = refused.slug  # for the access log and metrics
         _refuse(refused.tenant_id, refused.slug, state, reason="rate")
@@ -119,7 +123,7 @@ def _admit(caller: Principal, raw: str) -> None:
         svc.refusals.forget(raw)
     else:
         svc.refusals.remember(raw, tenant_id=caller.tenant_id, slug=slug, qps=qps, burst=burst,
-                              retry_after=state.retry_after)  # fmt: skip
+                              state=state)  # fmt: skip
         _refuse(caller.tenant_id, slug, state, reason="rate")
     cap = svc.settings.tenant_max_inflight
     if cap and not svc.limiter.acquire(tenant=str(caller.tenant_id), cap=cap):
@@ -180,6 +184,22 @@ def rate_limit_headers(response: Response) -> Response:
     return response
 
 
+def _resolve(raw: str, kind: str) -> Principal:
+    """The token's principal, from the first query of the request. The pool does
+    not ping connections before use (a round trip saved on every request): one the
+    server dropped fails here, is discarded by the pool, and the lookup runs once
+    more on a fresh connection."""
+    for attempt in (1, 2):
+        try:
+            with services().db.read_only() as connection:
+                return resolve_token(connection=connection, raw=raw, kind=kind, now=utcnow())
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == 2:
+                raise
+            log.warning("database connection dropped; retrying on a fresh one")
+    raise AssertionError("unreachable")
+
+
 def _bearer_token() -> str:
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
@@ -201,8 +221,7 @@ def _session_token() -> str:
 
 def _authenticate(raw: str, kind: str) -> Principal:
     try:
-        with services().db.read_only() as connection:
-            return resolve_token(connection=connection, raw=raw, kind=kind, now=utcnow())
+        return _resolve(raw, kind)
     except TokenRejected as exc:
         if kind == "web":
             session.clear()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from app.core.db import utcnow
 from app.identity.models import AuthToken, User
@@ -126,3 +127,23 @@ def test_an_older_hash_is_redone_with_the_current_profile_at_login(
     assert now != old
     assert now.startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's minimum
     assert world.login("bob")["token"]  # and it still opens
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_connections_the_server_dropped_are_replaced_without_an_error(world: World) -> None:
+    """The pool no longer pings each connection before use (a round trip per
+    request); a connection PostgreSQL dropped must still cost no request."""
+    alice = world.headers("alice")
+    assert world.client.get("/api/v1/search?q=rocket", headers=alice).status_code == 200
+    engine = services(world.app).db.engine
+    held = [engine.connect() for _ in range(engine.pool.checkedin() + 1)]  # every pooled one
+    pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in held]
+    for connection in held:
+        connection.close()  # back to the pool, alive as far as the pool knows
+    killer = create_engine(services(world.app).db.url)
+    with killer.connect() as connection:
+        for pid in pids:
+            assert connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    killer.dispose()
+    for _ in range(3):
+        assert world.client.get("/api/v1/search?q=rocket", headers=alice).status_code == 200

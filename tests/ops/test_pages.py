@@ -99,9 +99,9 @@ def nav_labels(html: str) -> list[str]:
 
 def test_the_navigation_offers_only_what_the_role_may_open(world: World) -> None:
     ops = nav_labels(logged_in(world, "ops").get("/ops").get_data(as_text=True))
-    assert ops == ["Ops", "Quotas", "Status", "API"]
+    assert ops == ["Ops", "SLOs", "Quotas", "Status", "API"]
     alice = nav_labels(logged_in(world, "alice").get("/search").get_data(as_text=True))
-    assert alice == ["Search", "Status", "API"]
+    assert alice == ["Search", "Governance", "Status", "API"]
     anonymous = nav_labels(world.app.test_client().get("/status").get_data(as_text=True))
     assert anonymous == ["Status", "API"]
 
@@ -114,7 +114,7 @@ def test_error_pages_keep_the_navigation_and_speak_plainly(world: World) -> None
     assert (
         "Operators don&#39;t see tenant data" in html or "Operators don't see tenant data" in html
     )
-    assert nav_labels(html) == ["Ops", "Quotas", "Status", "API"]
+    assert nav_labels(html) == ["Ops", "SLOs", "Quotas", "Status", "API"]
     assert 'aria-label="Signed in as">ops' in html
     assert '<a href="/ops">Go to your home page</a>' in html
     assert "may not search" not in html
@@ -290,3 +290,11 @@ def test_static_vendor_files_carry_their_licences() -> None:
     vendor = Path(__file__).parents[2] / "app" / "web" / "static" / "vendor"
     assert (vendor / "uplot" / "LICENSE").read_text().startswith("The MIT License")
     assert "Apache License" in (vendor / "swagger-ui" / "LICENSE").read_text()
+
+
+def test_ops_shows_the_service_levels_runbooks_and_dashboards(world: World) -> None:
+    html = logged_in(world, "ops").get("/ops").get_data(as_text=True)
+    assert 'aria-labelledby="slo-heading"' in html
+    assert re.search(r'href="/ops/slo#summit-availability"', html)
+    assert 'href="/runbooks/incident-response"' in html
+    assert re.search(r'href="/ops/dashboards/[a-z0-9-]+\.json" download', html)
