@@ -10,7 +10,8 @@ as another notifier.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.models import Incident, IncidentNotification
+from alerts.paging import NotifierOptions, PagingNotifier
 
 
 class Notifier(Protocol):
@@ -33,6 +35,9 @@ class DatabaseNotifier:
 
     name = "database"
 
+    def __init__(self, options: NotifierOptions | None = None) -> None:
+        self.options = options
+
     def notify(self, *, session: Session, incident: Incident, event: str, now: datetime) -> None:
         session.add(
             IncidentNotification(
@@ -42,16 +47,19 @@ class DatabaseNotifier:
 
 
 # Notifier name (SUMMIT_INCIDENT_NOTIFIERS) -> its class.
-NOTIFIERS: Final[dict[str, type[Notifier]]] = {"database": DatabaseNotifier}
+NOTIFIERS: Final[dict[str, Callable[[NotifierOptions], Notifier]]] = {
+    "database": DatabaseNotifier,
+    "pagerduty": PagingNotifier,
+}
 
 
-def load_notifiers(names: Iterable[str]) -> list[Notifier]:
+def load_notifiers(names: Iterable[str], options: NotifierOptions | None = None) -> list[Notifier]:
     """Instances of the named notifiers; an unknown name is an error, not a no-op."""
     found: list[Notifier] = []
     for name in names:
         if name not in NOTIFIERS:
             raise ValueError(f"unknown incident notifier {name!r}; known: {sorted(NOTIFIERS)}")
-        found.append(NOTIFIERS[name]())
+        found.append(NOTIFIERS[name](options or NotifierOptions()))
     return found
 
 
@@ -79,14 +87,16 @@ def open_incident(
     details: dict[str, Any],
     now: datetime,
     notifiers: Sequence[Notifier],
+    service: str = "summit",
 ) -> Incident:
     """Open an incident for ``key``, or return the one already open (idempotent)."""
     existing = current(session=session, key=key)
     if existing is not None:
         return existing
     incident = Incident(
-        id=str(uuid.uuid4()), key=key, title=title, status="open", opened_at=now, details=details
-    )
+        id=str(uuid.uuid4()), key=key, title=title, status="open", opened_at=now,
+        details=details, service=service,
+    )  # fmt: skip
     try:
         with session.begin_nested():  # another process may have opened it just now
             session.add(incident)
@@ -144,14 +154,85 @@ def get_incident(*, session: Session, incident_id: str) -> Incident | None:
 
 
 def list_incidents(
-    *, session: Session, status: str | None = None, key: str | None = None, limit: int = 50
+    *,
+    session: Session,
+    status: str | None = None,
+    key: str | None = None,
+    limit: int = 50,
+    service: str | None = None,
+    state: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[Incident]:
+    """Newest first. ``state``: triggered (open, nobody on it), acknowledged (open,
+    someone is) or resolved; ``since``/``until`` bound when it was opened."""
     statement = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
     if status:
         statement = statement.where(Incident.status == status)
     if key:
         statement = statement.where(Incident.key == key)
+    if service:
+        statement = statement.where(Incident.service == service)
+    if state:
+        statement = statement.where(*STATE_FILTERS[state])
+    if since:
+        statement = statement.where(Incident.opened_at >= since)
+    if until:
+        statement = statement.where(Incident.opened_at < until)
     return list(session.scalars(statement))
+
+
+STATES: Final = ("triggered", "acknowledged", "resolved")
+STATE_FILTERS: Final[dict[str, tuple[Any, ...]]] = {
+    "triggered": (Incident.status == "open", Incident.acknowledged_at.is_(None)),
+    "acknowledged": (Incident.status == "open", Incident.acknowledged_at.is_not(None)),
+    "resolved": (Incident.status == "resolved",),
+}
+
+
+def state_of(incident: Incident) -> str:
+    if incident.status == "resolved":
+        return "resolved"
+    return "acknowledged" if incident.acknowledged_at is not None else "triggered"
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """One service's incidents opened in a period: how fast someone took them
+    (MTTA, over those acknowledged) and how fast they ended (MTTR, over those
+    resolved), and how many paged someone."""
+
+    service: str
+    opened: int
+    pages: int
+    mtta_seconds: float | None
+    mttr_seconds: float | None
+
+
+def response_times(
+    *, session: Session, since: datetime, until: datetime, service: str | None = None
+) -> dict[str, ResponseTimes]:
+    """Per service, over the incidents opened in [since, until)."""
+    statement = select(
+        Incident.service, Incident.opened_at, Incident.acknowledged_at, Incident.resolved_at,
+        Incident.details,
+    ).where(Incident.opened_at >= since, Incident.opened_at < until)  # fmt: skip
+    if service:
+        statement = statement.where(Incident.service == service)
+    grouped: dict[str, list[Any]] = {}
+    for row in session.execute(statement):
+        grouped.setdefault(row.service, []).append(row)
+    return {name: _times(name, rows) for name, rows in sorted(grouped.items())}
+
+
+def _times(service: str, rows: list[Any]) -> ResponseTimes:
+    acked = [(r.acknowledged_at - r.opened_at).total_seconds() for r in rows if r.acknowledged_at]
+    done = [(r.resolved_at - r.opened_at).total_seconds() for r in rows if r.resolved_at]
+    pages = sum(1 for r in rows if (r.details or {}).get("page") is not False)
+    return ResponseTimes(
+        service, len(rows), pages,
+        sum(acked) / len(acked) if acked else None, sum(done) / len(done) if done else None,
+    )  # fmt: skip
 
 
 def prune_resolved(*, session: Session, before: datetime) -> int:

@@ -30,6 +30,7 @@ WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "s
 _TIME = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 KINDS = ("page", "ticket")
+PAGERDUTY_FIELDS = frozenset({"routing_key_file", "url", "ca_file", "severity"})
 
 
 class RoutingError(ValueError):
@@ -57,6 +58,8 @@ class Routing:
     group_by: list[str]
     routes: list[Route]
     timings: dict[str, str] = field(default_factory=dict)
+    # Where Alertmanager reads the bearer token of the control plane's webhook.
+    webhook_credentials_file: str | None = None
 
 
 def load(path: Path) -> Routing:
@@ -79,6 +82,9 @@ def load(path: Path) -> Routing:
         problems.append(f"default_receiver {default!r} is not one of the receivers")
     if not any(route.quiet_hours for route in routes) and intervals:
         problems.append("quiet_hours are defined but no ticket route observes them")
+    for name, receiver in receivers.items():
+        _check_pagerduty(str(name), receiver, problems)
+    control = raw.get("control_plane") or {}
     if problems:
         raise RoutingError(path, problems)
     return Routing(
@@ -89,7 +95,22 @@ def load(path: Path) -> Routing:
         group_by=[str(label) for label in raw.get("group_by") or ["alertname"]],
         routes=routes,
         timings=_timings(raw, problems),
+        webhook_credentials_file=control.get("credentials_file") if control else None,
     )
+
+
+def _check_pagerduty(name: str, raw: Any, problems: list[str]) -> None:
+    """``pagerduty:`` (Summit's shorthand for one Events v2 pagerduty_config) needs
+    the file Alertmanager reads the routing key from; nothing else is required."""
+    found = (raw or {}).get("pagerduty") if isinstance(raw, dict) else None
+    if found is None:
+        return
+    if not isinstance(found, dict) or not found.get("routing_key_file"):
+        problems.append(f"receiver {name}: pagerduty needs routing_key_file (the key is a secret)")
+        return
+    extra = set(found) - PAGERDUTY_FIELDS
+    if extra:
+        problems.append(f"receiver {name}: pagerduty: unknown fields {sorted(extra)}")
 
 
 def _check_location(location: str, problems: list[str]) -> None:
@@ -184,7 +205,10 @@ def alertmanager_config(
                 "equal": ["sloth_id"],
             }
         ],
-        "receivers": [_receiver(n, r, base_url) for n, r in sorted(routing.receivers.items())],
+        "receivers": [
+            _receiver(n, r, base_url, routing.webhook_credentials_file)
+            for n, r in sorted(routing.receivers.items())
+        ],
     }
     if routing.quiet_hours:
         intervals = [{**i, "location": routing.location} for i in routing.quiet_hours]
@@ -200,17 +224,55 @@ def _am_route(route: Route, timed: Any) -> dict[str, Any]:
     return out
 
 
-def _receiver(name: str, raw: dict[str, Any], base_url: str) -> dict[str, Any]:
+def _receiver(
+    name: str, raw: dict[str, Any], base_url: str, credentials_file: str | None = None
+) -> dict[str, Any]:
     """A receiver from the routing file: ``control_plane: true`` is a webhook to the
-    control plane; any Alertmanager ``*_configs`` (``pagerduty_configs``…) pass through."""
+    control plane; ``pagerduty:`` pages through Events v2 with the runbook and
+    dashboard links; any Alertmanager ``*_configs`` pass through as written."""
     out: dict[str, Any] = {"name": name}
+    pages_itself = bool(raw.get("pagerduty") or raw.get("pagerduty_configs"))
     if raw.get("control_plane"):
-        url = base_url.rstrip("/") + WEBHOOK_PATH
-        out["webhook_configs"] = [{"url": url, "send_resolved": True}]
+        # The control plane opens the same incident; told that Alertmanager pages
+        # itself, it sends no second trigger (same dedup key either way).
+        url = base_url.rstrip("/") + WEBHOOK_PATH + ("?paged=alertmanager" if pages_itself else "")
+        webhook: dict[str, Any] = {"url": url, "send_resolved": True}
+        if credentials_file:
+            webhook["http_config"] = {
+                "authorization": {"type": "Bearer", "credentials_file": credentials_file}
+            }
+        out["webhook_configs"] = [webhook]
+    if raw.get("pagerduty"):
+        out["pagerduty_configs"] = [_pagerduty(raw["pagerduty"], base_url)]
     for key, value in sorted(raw.items()):
         if key.endswith("_configs"):
             out[key] = [*out.get(key, []), *value]
     return out
+
+
+def _pagerduty(raw: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """One Events API v2 config: its dedup key is Alertmanager's (the SHA-256 of the
+    group key), which the webhook's incident uses too."""
+    config: dict[str, Any] = {
+        "routing_key_file": raw["routing_key_file"],
+        "send_resolved": True,
+        "severity": raw.get("severity", "critical"),
+        "client": "Summit (Alertmanager)",
+        "client_url": base_url.rstrip("/") + "/ops",
+        "description": "{{ or .CommonAnnotations.title .CommonLabels.alertname }}",
+        "class": "slo",
+        "component": "{{ .CommonLabels.sloth_id }}",
+        "group": "{{ .CommonLabels.sloth_service }}",
+        "links": [
+            {"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"},
+            {"href": "{{ .CommonAnnotations.dashboard_url }}", "text": "Dashboard"},
+        ],
+    }
+    if raw.get("url"):
+        config["url"] = raw["url"]
+    if raw.get("ca_file"):
+        config["http_config"] = {"tls_config": {"ca_file": raw["ca_file"]}}
+    return config
 
 
 def _scaled(text: str, scale: float) -> str:

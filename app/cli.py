@@ -98,12 +98,13 @@ def _check_free(host: str, port: int) -> None:
 def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
     from app.alerting.commands import alerts
+    from app.alerting.paging_commands import paging_group
     from app.demo.commands import demo
     from app.governance.commands import audit_group
     from app.ops.commands import jobs, preflight, probes
     from app.ops.dashboard_commands import dashboards
 
-    for command in (alerts, audit_group, dashboards, demo, jobs, preflight, probes):
+    for command in (alerts, audit_group, dashboards, demo, jobs, paging_group, preflight, probes):
         main.add_command(command)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.alerting import pages as alerting_pages
+from app.alerting import paging_views
 from app.alerting import views as alerting_views
 from app.alerting.service import RequestStats
 from app.core import logs
@@ -63,6 +64,7 @@ BLUEPRINTS = (
     governance_pages.bp,
     alerting_views.bp,
     alerting_pages.bp,
+    paging_views.bp,
     dashboard_views.bp,
     ops_public.bp,
     explorer.bp,

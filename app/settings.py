@@ -126,7 +126,9 @@ class Settings(BaseSettings):
     probe_artifacts_keep: int = Field(
         20, ge=1, le=10000, validation_alias="SUMMIT_PROBE_ARTIFACTS_KEEP"
     )
-    incident_notifiers: str = Field("database", validation_alias="SUMMIT_INCIDENT_NOTIFIERS")
+    incident_notifiers: str = Field(
+        "database,pagerduty", validation_alias="SUMMIT_INCIDENT_NOTIFIERS"
+    )
     faults: str = Field("", validation_alias="SUMMIT_FAULTS")
 
     @model_validator(mode="after")
@@ -249,6 +251,69 @@ class Settings(BaseSettings):
         "summit", pattern=r"^[A-Za-z0-9_-]{1,40}$", validation_alias="GRAFANA_FOLDER_UID"
     )
 
+    # paging (issue 12): PagerDuty routing keys (one for every service, and/or per
+    # service as "service=key,..."), the REST API for `summit paging sync`, the
+    # outbox sender, escalation as code, and Alertmanager's webhook token.
+    pagerduty_routing_key: str = Field("", validation_alias="PAGERDUTY_ROUTING_KEY")
+    pagerduty_routing_keys: str = Field("", validation_alias="PAGERDUTY_ROUTING_KEYS")
+    pagerduty_events_url: str = Field(
+        "https://events.pagerduty.com", validation_alias="PAGERDUTY_EVENTS_URL"
+    )
+    pagerduty_api_url: str = Field(
+        "https://api.pagerduty.com", validation_alias="PAGERDUTY_API_URL"
+    )
+    pagerduty_api_token: str = Field("", validation_alias="PAGERDUTY_API_TOKEN")
+    pagerduty_from: str = Field("", validation_alias="PAGERDUTY_FROM")
+    # A CA bundle to trust for PagerDuty (a TLS-inspecting proxy; tests' own CA).
+    pagerduty_ca_file: Path | None = Field(None, validation_alias="PAGERDUTY_CA_FILE")
+    escalation_file: Path | None = Field(None, validation_alias="SUMMIT_ESCALATION_FILE")
+    paging_outbox_interval_seconds: int = Field(
+        5, ge=1, le=3600, validation_alias="SUMMIT_PAGING_OUTBOX_INTERVAL_SECONDS"
+    )
+    paging_claim_seconds: int = Field(
+        60, ge=1, le=3600, validation_alias="SUMMIT_PAGING_CLAIM_SECONDS"
+    )
+    paging_retry_base_seconds: float = Field(
+        2.0, gt=0, le=600, validation_alias="SUMMIT_PAGING_RETRY_BASE_SECONDS"
+    )
+    paging_retry_max_seconds: float = Field(
+        300.0, gt=0, le=86400, validation_alias="SUMMIT_PAGING_RETRY_MAX_SECONDS"
+    )
+    paging_give_up_hours: float = Field(
+        24.0, gt=0, le=24 * 14, validation_alias="SUMMIT_PAGING_GIVE_UP_HOURS"
+    )
+    paging_rate_per_minute: int = Field(
+        120, ge=1, le=120, validation_alias="SUMMIT_PAGING_RATE_PER_MINUTE"
+    )
+    alerts_webhook_token: str = Field("", validation_alias="SUMMIT_ALERTS_WEBHOOK_TOKEN")
+
+    @field_validator("pagerduty_events_url", "pagerduty_api_url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (the PagerDuty client refuses others)")
+        return value.rstrip("/")
+
+    @field_validator("pagerduty_routing_keys")
+    @classmethod
+    def _service_keys(cls, value: str) -> str:
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            service, _, key = pair.partition("=")
+            if not service.strip() or not key.strip():
+                raise ValueError("must be service=key pairs separated by commas")
+        return value
+
+    @property
+    def pagerduty_service_keys(self) -> dict[str, str]:
+        """Routing key per service; PAGERDUTY_ROUTING_KEY under "*" for the rest."""
+        keys = {}
+        for pair in filter(None, (p.strip() for p in self.pagerduty_routing_keys.split(","))):
+            service, _, key = pair.partition("=")
+            keys[service.strip()] = key.strip()
+        if self.pagerduty_routing_key:
+            keys["*"] = self.pagerduty_routing_key
+        return keys
+
     @field_validator("public_url", "prometheus_url", "grafana_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -342,6 +407,10 @@ SECRET_SETTINGS = frozenset(
         "SUMMIT_METRICS_TOKEN",
         "SUMMIT_AUDIT_SIGNING_KEY",
         "GRAFANA_TOKEN",
+        "PAGERDUTY_ROUTING_KEY",
+        "PAGERDUTY_ROUTING_KEYS",
+        "PAGERDUTY_API_TOKEN",
+        "SUMMIT_ALERTS_WEBHOOK_TOKEN",
     }
 )
 # URLs: shown with their password masked.

@@ -99,6 +99,14 @@ GOVERNANCE_EXPORTS_SERVED = Name("summit_governance_exports_served")
 AUDIT_VERIFY_OK = Name("summit_audit_verify_ok")
 AUDIT_VERIFY_CHECKED = Name("summit_audit_verify_checked_entries")
 
+# paging (issue 12): read from the incidents table and the outbox at scrape time
+# (app/alerting/paging_metrics.py), so every worker reports the same figures.
+INCIDENT_MTTA = Name("summit_incident_mtta_seconds")
+INCIDENT_MTTR = Name("summit_incident_mttr_seconds")
+PAGES_PER_WEEK = Name("summit_pages_per_week")
+PAGING_OUTBOX = Name("summit_paging_outbox_events")
+PAGING_WINDOW_DAYS = 30  # MTTA and MTTR are over the incidents opened in this many days
+
 # SLOs and alerting (issue 11): each histogram's bucket boundaries by family, so
 # rule generation can check at build time that an SLO threshold sits on a
 # boundary (a test checks this map against the histograms Metrics builds).

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from alerts import incidents
-from alerts.models import Incident
+from alerts import incidents, outbox
+from alerts.models import Incident, PageEvent
 from app.ops import history
 from app.ops.service import TRIGGERS, SchedulerFacts
 from probes import service
@@ -140,3 +140,40 @@ def incident_card(incident: Incident) -> IncidentCard:
     return IncidentCard(
         incident, what, probe, details.get("run_id"), details.get("resolved_by_run")
     )
+
+
+# --- paging (issue 12): the outbox and response times --------------------------------
+
+
+@dataclass(frozen=True)
+class PagingPanel:
+    counts: dict[str, int]
+    held: int
+    recent: list[PageEvent]
+    services: list[tuple[str, bool]]  # (service, has a routing key)
+    times: list[incidents.ResponseTimes]
+    pages_per_week: dict[str, int]
+
+
+def paging_panel(
+    *, session: Session, now: datetime, services: list[tuple[str, bool]]
+) -> PagingPanel:
+    month = incidents.response_times(session=session, since=now - timedelta(days=30), until=now)
+    week = incidents.response_times(session=session, since=now - timedelta(days=7), until=now)
+    return PagingPanel(
+        counts=outbox.counts(session=session), held=outbox.held(session=session, now=now),
+        recent=outbox.recent(session=session, limit=10), services=services,
+        times=list(month.values()), pages_per_week={k: v.pages for k, v in week.items()},
+    )  # fmt: skip
+
+
+def seconds(value: float | None) -> str:
+    """A response time in words: "4 min 10 s", "2 h 5 min", "—"."""
+    if value is None:
+        return "—"
+    total = round(value)
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min {total % 60} s"
+    return f"{total // 3600} h {total % 3600 // 60} min"

@@ -12,6 +12,7 @@ from apiflask import APIBlueprint
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.alerting import paging
 from app.alerting.views import slo_report
 from app.core.db import utcnow
 from app.ops import board, history
@@ -71,8 +72,16 @@ def ops_page() -> str:
         now=now,
         slos=slo_report()["slos"],
         dashboards=dashboard_links(),
+        paging=board.paging_panel(session=session, now=now, services=_paging_services()),
         caller=principal(),
     )
+
+
+def _paging_services() -> list[tuple[str, bool]]:
+    """Each escalation service and whether a routing key is configured for it."""
+    settings = runtime().settings
+    names = sorted(paging.load_escalation(settings).services)
+    return [(name, paging.routing_key(settings, name) is not None) for name in names]
 
 
 @bp.post("/ops/probes/<name>/run")
@@ -195,6 +204,11 @@ def pct(ratio: float | None) -> str:
 @bp.app_template_filter("duration")
 def duration(ms: float) -> str:
     return board.ms(ms)
+
+
+@bp.app_template_filter("seconds")
+def seconds(value: float | None) -> str:
+    return board.seconds(value)
 
 
 @bp.app_template_filter("trigger")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from alerts import incidents
 from alerts.models import Incident
+from app.alerting.paging import notifier_options
 from app.core import leases
 from app.core.db import Database, utcnow
 from app.core.metrics import Metrics
@@ -97,7 +98,9 @@ class ProbeRuntime:
         self.retention = service.Retention(
             root=self.config.artifacts_dir, keep=settings.probe_artifacts_keep
         )
-        self.notifiers = incidents.load_notifiers(settings.incident_notifier_names)
+        self.notifiers = incidents.load_notifiers(
+            settings.incident_notifier_names, notifier_options(settings)
+        )
         self.browser = runner.BrowserRunner(
             chromium_path=settings.chromium_path, keep_warm=keep_warm
         )

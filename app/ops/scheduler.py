@@ -25,6 +25,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.alerting.paging import deliver_job
+from app.alerting.paging_metrics import PagingCollector
 from app.core import leases
 from app.core.db import Database, utcnow
 from app.core.metrics import Metrics
@@ -82,6 +84,7 @@ JOBS: Final[dict[str, tuple[str, Callable[[ProbeRuntime, str], int]]]] = {
     "prune": ("prune_interval_seconds", maintenance.prune),
     "purge-expired": ("purge_interval_seconds", purge_expired_job),
     "audit-checkpoint": ("audit_checkpoint_interval_seconds", audit_checkpoint_job),
+    "paging-outbox": ("paging_outbox_interval_seconds", deliver_job),
 }
 
 
@@ -264,6 +267,7 @@ def start(
     _runtimes.add(runtime)
     # Probe metrics come from the recorded runs, read when /metrics is scraped.
     metrics.add_scraped(ProbeRecordCollector(db=db, probes=runtime.names))
+    metrics.add_scraped(PagingCollector(db=db))
     if not settings.scheduler:
         return runtime, None
     scheduler = Scheduler(runtime=runtime)

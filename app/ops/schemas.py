@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
-from apiflask.validators import OneOf, Range
+from apiflask.validators import Length, OneOf, Range
 
 
 class StepOut(Schema):
@@ -80,6 +80,22 @@ class RunsOut(Schema):
     runs = List(Nested(RunOut), required=True)
 
 
+class PageEventOut(Schema):
+    action = String(required=True, validate=OneOf(["trigger", "acknowledge", "resolve"]))
+    state = String(required=True, validate=OneOf(["pending", "sending", "sent", "failed"]))
+    sent_at = DateTime(allow_none=True)
+    held_until = DateTime(
+        allow_none=True, metadata={"description": "quiet hours hold it until then"}
+    )
+    attempts = Integer(required=True)
+    error = String(allow_none=True)
+
+
+class PagingOut(Schema):
+    dedup_key = String(required=True, metadata={"description": "PagerDuty's dedup key"})
+    events = List(Nested(PageEventOut), required=True)
+
+
 class IncidentOut(Schema):
     id = String(required=True)
     key = String(required=True)
@@ -94,6 +110,30 @@ class IncidentOut(Schema):
     resolved_by = String(
         allow_none=True, metadata={"description": "who resolved it; null when it recovered"}
     )
+    # paging (issue 12)
+    service = String(required=True, metadata={"description": "its escalation service"})
+    state = String(required=True, validate=OneOf(["triggered", "acknowledged", "resolved"]))
+    triggered_at = DateTime(required=True, metadata={"description": "= opened_at"})
+    seconds_to_acknowledge = Float(allow_none=True)
+    seconds_to_resolve = Float(allow_none=True)
+    paging = Nested(PagingOut, required=True)
+
+
+class ResponseTimesOut(Schema):
+    service = String(required=True)
+    opened = Integer(required=True, metadata={"description": "incidents opened in the window"})
+    pages = Integer(required=True, metadata={"description": "of which paged someone"})
+    mtta_seconds = Float(allow_none=True, metadata={"description": "mean time to acknowledge"})
+    mttr_seconds = Float(allow_none=True, metadata={"description": "mean time to resolve"})
+
+
+class IncidentStatsOut(Schema):
+    window_days = Integer(required=True)
+    services = List(Nested(ResponseTimesOut), required=True)
+    pages_per_week = Dict(
+        keys=String(), values=Integer(), required=True,
+        metadata={"description": "per service: incidents that paged in the last 7 days"},
+    )  # fmt: skip
 
 
 class RespondedIncidentOut(IncidentOut):
@@ -102,8 +142,13 @@ class RespondedIncidentOut(IncidentOut):
 
 class IncidentsQuery(Schema):
     status = String(validate=OneOf(["open", "resolved"]))
+    state = String(validate=OneOf(["triggered", "acknowledged", "resolved"]))
+    service = String(validate=Length(1, 64))
+    since = DateTime(metadata={"description": "opened at or after (ISO, with an offset)"})
+    until = DateTime(metadata={"description": "opened before"})
     limit = Integer(load_default=50, validate=Range(1, 500))
 
 
 class IncidentsOut(Schema):
     incidents = List(Nested(IncidentOut), required=True)
+    stats = Nested(IncidentStatsOut, required=True)

@@ -7,6 +7,7 @@ run on this process's ``ProbeRuntime`` (app.ops.runtime).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -14,9 +15,10 @@ from apiflask import APIBlueprint
 from flask import current_app, send_file, url_for
 from werkzeug.wrappers import Response
 
-from alerts import incidents
-from alerts.models import Incident
+from alerts import incidents, outbox, paging
+from alerts.models import Incident, PageEvent
 from app.core.db import utcnow
+from app.core.metrics import PAGING_WINDOW_DAYS as WINDOW_DAYS
 from app.ops import scheduler
 from app.ops import service as ops
 from app.ops.models import ProbeRequest
@@ -91,11 +93,25 @@ def request_out(request: ProbeRequest) -> dict[str, Any]:
     return dump(RunRequestOut, request, state=state, url=url)
 
 
-def incident_out(incident: Incident, *, web: bool = False) -> dict[str, Any]:
+def incident_out(
+    incident: Incident, *, web: bool = False, events: list[PageEvent] | None = None
+) -> dict[str, Any]:
     details = incident.details
     paths = [str(p) for p in details.get("artifacts", [])]
     probe, run_id = str(details.get("probe")), str(details.get("run_id"))
-    return dump(IncidentOut, incident, artifacts=artifact_links(probe, run_id, paths, web=web))
+    if events is None:
+        events = outbox.for_incidents(session=db_session(), incident_ids=[incident.id])[incident.id]
+    return dump(
+        IncidentOut, incident, artifacts=artifact_links(probe, run_id, paths, web=web),
+        state=incidents.state_of(incident), triggered_at=incident.opened_at,
+        seconds_to_acknowledge=_seconds(incident.opened_at, incident.acknowledged_at),
+        seconds_to_resolve=_seconds(incident.opened_at, incident.resolved_at),
+        paging=paging.describe(incident, events),
+    )  # fmt: skip
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    return None if end is None else (end - start).total_seconds()
 
 
 def probe_out(name: str, facts: ops.SchedulerFacts) -> dict[str, Any]:
@@ -216,11 +232,33 @@ def send_artifact(name: str, run_id: str, artifact: str) -> Response:
 @bp.input(IncidentsQuery, location="query", arg_name="query")
 @bp.output(IncidentsOut)
 def list_incidents(query: dict[str, Any]) -> Any:
-    """Incidents, newest first, each with its failing run and that run's artifacts."""
+    """Incidents, newest first, each with its failing run and that run's artifacts,
+    its trigger, acknowledge and resolve times and its PagerDuty events; filter by
+    state, service and when they opened. ``stats``: MTTA, MTTR and pages per week."""
+    session = db_session()
     found = incidents.list_incidents(
-        session=db_session(), status=query.get("status"), limit=query["limit"]
-    )
-    return {"incidents": [incident_out(incident) for incident in found]}
+        session=session, status=query.get("status"), limit=query["limit"],
+        service=query.get("service"), state=query.get("state"), since=query.get("since"),
+        until=query.get("until"),
+    )  # fmt: skip
+    events = outbox.for_incidents(session=session, incident_ids=[i.id for i in found])
+    return {
+        "incidents": [incident_out(i, events=events[i.id]) for i in found],
+        "stats": incident_stats(query.get("service")),
+    }
+
+
+def incident_stats(service: str | None) -> dict[str, Any]:
+    session, now = db_session(), utcnow()
+    month = incidents.response_times(session=session, since=now - timedelta(days=WINDOW_DAYS),
+                                     until=now, service=service)  # fmt: skip
+    week = incidents.response_times(session=session, since=now - timedelta(days=7), until=now,
+                                    service=service)  # fmt: skip
+    return {
+        "window_days": WINDOW_DAYS,
+        "services": [times.__dict__ for times in month.values()],
+        "pages_per_week": {name: times.pages for name, times in week.items()},
+    }
 
 
 @bp.post("/incidents/<incident_id>/acknowledge")

@@ -50,7 +50,7 @@ def test_amtool_checks_the_generated_config(built: Path) -> None:
 
 @pytest.mark.parametrize(
     ("labels", "receiver"),
-    [(TICKET, "sre-tickets"), (PAGE, "oncall-page"), (PROBE, "oncall-page"),
+    [(TICKET, "sre-tickets"), (PAGE, "oncall-page"), (PROBE, "probe-pages"),
      ({"alertname": "Other"}, "sre-tickets")],
 )  # fmt: skip
 def test_amtool_routes_each_kind_of_alert(
@@ -77,7 +77,7 @@ def test_quiet_hours_mute_the_ticket_route_and_never_the_page_route(
         tree = amtool("config", "routes", "test", f"--config.file={built / 'alertmanager.yml'}",
                       "--tree", *[f"{k}={v}" for k, v in labels.items()])  # fmt: skip
         assert tree.returncode == 0, tree.stderr
-        [taken] = [r for r in routes if who.matches(r, labels)]
+        taken = next(r for r in routes if who.matches(r, labels))  # the first match wins
         assert taken.get("mute_time_intervals") == muted
         assert taken["receiver"] in tree.stdout
     assert "mute_time_intervals" not in config["route"]
@@ -159,11 +159,11 @@ def test_bad_routing_is_refused_with_a_clear_message(
 
 
 def test_receivers_pass_alertmanager_configs_through(tmp_path: Path) -> None:
-    """The paging issue adds PagerDuty as written in routing.yaml."""
+    """Alertmanager's own pagerduty_configs pass through as written."""
     text = build.ROUTING_FILE.read_text().replace(
-        "  oncall-page:\n    control_plane: true",
-        "  oncall-page:\n    control_plane: true\n    pagerduty_configs:\n"
-        "      - routing_key_file: /run/secrets/pd\n        severity: critical",
+        '    pagerduty:\n      routing_key_file: "/etc/alertmanager/secrets/pagerduty-routing-key"',
+        "    pagerduty_configs:\n      - routing_key_file: /run/secrets/pd\n"
+        "        severity: critical",
     )
     path = tmp_path / "routing.yaml"
     path.write_text(text)
@@ -172,6 +172,10 @@ def test_receivers_pass_alertmanager_configs_through(tmp_path: Path) -> None:
     assert page["pagerduty_configs"] == [
         {"routing_key_file": "/run/secrets/pd", "severity": "critical"}
     ]
+    # The receiver pages by itself: the control plane is told so, with its token.
     assert page["webhook_configs"] == [
-        {"url": "http://cp:8000/api/v1/alerts/webhook", "send_resolved": True}
-    ]
+        {"url": "http://cp:8000/api/v1/alerts/webhook?paged=alertmanager", "send_resolved": True,
+         "http_config": {"authorization": {
+             "type": "Bearer",
+             "credentials_file": "/etc/alertmanager/secrets/summit-webhook-token"}}}
+    ]  # fmt: skip
