@@ -73,9 +73,10 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
     from app.demo.commands import demo
+    from app.ingest.commands import ingest
     from app.ops.commands import jobs, preflight, probes
 
-    for command in (demo, jobs, preflight, probes):
+    for command in (demo, ingest, jobs, preflight, probes):
         main.add_command(command)
 
 

@@ -23,6 +23,8 @@ from app.identity import views as identity_views
 from app.identity.models import Tenant
 from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
+from app.ingest import pages as ingest_pages
+from app.ingest import views as ingest_views
 from app.ops import health, scheduler
 from app.ops import pages as ops_pages
 from app.ops import views as ops_views
@@ -51,6 +53,8 @@ BLUEPRINTS = (
     quota_pages.bp,
     ops_views.bp,
     ops_pages.bp,
+    ingest_views.bp,
+    ingest_pages.bp,
 )
 
 

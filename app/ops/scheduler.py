@@ -53,12 +53,20 @@ def run_probe(runtime: ProbeRuntime, name: str) -> int:
     return 1
 
 
+def run_ingest_auto_replay(runtime: ProbeRuntime, _name: str) -> int:
+    from app.ingest.jobs import auto_replay_job  # the ingest domain's job, by plain import
+
+    return auto_replay_job(settings=runtime.settings, db=runtime.db, metrics=runtime.metrics)
+
+
 # Job name (kebab-case, used in logs, CLI and metrics) -> (interval setting,
 # function). A job function takes (runtime, name) and returns a count.
 JOBS: Final[dict[str, tuple[str, Callable[[ProbeRuntime, str], int]]]] = {
     "golden-path": ("probe_golden_path_interval_seconds", run_probe),
     "policy": ("probe_policy_interval_seconds", run_probe),
+    "ingest-auto-replay": ("ingest_auto_replay_interval_seconds", run_ingest_auto_replay),
 }
+PROBE_JOBS: Final = frozenset({"golden-path", "policy"})
 
 
 def run_job(runtime: ProbeRuntime, name: str) -> int:

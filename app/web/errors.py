@@ -18,6 +18,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest
 
 from app.core.errors import DomainError
+from app.web.rawbody import reads_raw_body
 
 log = logging.getLogger("summit.http")
 
@@ -93,6 +94,7 @@ def _reject_malformed_json() -> None:
     and refuse values no database here can store (checked once, for every route)."""
     if (
         request.method not in ("GET", "HEAD", "OPTIONS")
+        and not reads_raw_body()
         and request.is_json
         and (request.content_length or request.headers.get("Transfer-Encoding"))
     ):
