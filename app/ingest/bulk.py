@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -224,27 +224,34 @@ def _sqlite_insert(
     conn: Connection, tenant_id: int, events: list[Valid], batch: str, actor: str, now: datetime
 ) -> list[Any]:
     before = conn.exec_driver_sql("SELECT coalesce(max(pk), 0) FROM ingest_events").scalar()
-    received = sqlite_time(now)
-    conn.exec_driver_sql(
-        _SQLITE_INSERT,
-        [
-            (
-                tenant_id,
-                e.event_id,
-                e.type,
-                sqlite_time(e.ts),
-                e.source,
-                e.subject,
-                e.payload,
-                e.size,
-                batch,
-                received,
-                actor,
-            )
-            for e in events
-        ],
-    )
+    received, times = sqlite_time(now), _TimeText()
+    rows = [
+        (
+            tenant_id,
+            e.event_id,
+            e.type,
+            times[e.ts],
+            e.source,
+            e.subject,
+            e.payload,
+            e.size,
+            batch,
+            received,
+            actor,
+        )
+        for e in events
+    ]
+    conn.exec_driver_sql(_SQLITE_INSERT, rows)
     return list(conn.exec_driver_sql(_SQLITE_NEW_ROWS, (before,)))
+
+
+class _TimeText(dict[datetime, str]):
+    """SQLite's text of each distinct time, formatted once: a batch's events
+    mostly share their seconds (a load run, all of them)."""
+
+    def __missing__(self, key: datetime) -> str:
+        text = self[key] = sqlite_time(key)
+        return text
 
 
 def _pg_insert(
@@ -265,6 +272,37 @@ def fingerprint(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+_DLQ_COLUMNS = (
+    "tenant_id",
+    "id",
+    "source",
+    "event_id",
+    "reason",
+    "detail",
+    "raw",
+    "fingerprint",
+    "size_bytes",
+    "attempts",
+    "status",
+    "batch_id",
+    "first_seen_at",
+    "last_seen_at",
+    "created_by",
+)
+
+
+def _dlq_upsert(insert: Any) -> Any:
+    statement = insert(DlqItem).values({name: bindparam(name) for name in _DLQ_COLUMNS})
+    return statement.on_conflict_do_update(
+        index_elements=["tenant_id", "fingerprint"],
+        set_={"attempts": DlqItem.attempts + 1, "last_seen_at": statement.excluded.last_seen_at},
+    ).returning(DlqItem.attempts)
+
+
+# Built once: constructing a statement costs more than running it here.
+_DLQ_UPSERT = {"sqlite": _dlq_upsert(sqlite.insert), "postgresql": _dlq_upsert(postgresql.insert)}
+
+
 def dead_letter(
     conn: Connection,
     *,
@@ -278,35 +316,27 @@ def dead_letter(
     """File each (invalid event, source) in the DLQ: a new item, or one more
     attempt of the item with the same raw bytes. Returns which were new, and
     the bytes the new ones store."""
-    insert = _insert(conn)
+    statement = _DLQ_UPSERT[conn.dialect.name]
     fresh, size = [], 0
     for invalid, source in items:
-        statement = (
-            insert(DlqItem)
-            .values(
-                tenant_id=tenant_id,
-                id=new_id(),
-                source=source,
-                event_id=invalid.event_id,
-                reason=invalid.reason,
-                detail=invalid.detail,
-                raw=invalid.raw,
-                fingerprint=fingerprint(invalid.raw),
-                size_bytes=len(invalid.raw),
-                attempts=1,
-                status=PENDING,
-                batch_id=batch_id,
-                first_seen_at=now,
-                last_seen_at=now,
-                created_by=actor,
-            )
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "fingerprint"],
-                set_={"attempts": DlqItem.attempts + 1, "last_seen_at": now},
-            )
-            .returning(DlqItem.attempts)
-        )
-        is_new = conn.execute(statement).scalar_one() == 1
+        params = {
+            "tenant_id": tenant_id,
+            "id": new_id(),
+            "source": source,
+            "event_id": invalid.event_id,
+            "reason": invalid.reason,
+            "detail": invalid.detail,
+            "raw": invalid.raw,
+            "fingerprint": fingerprint(invalid.raw),
+            "size_bytes": len(invalid.raw),
+            "attempts": 1,
+            "status": PENDING,
+            "batch_id": batch_id,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "created_by": actor,
+        }
+        is_new = conn.execute(statement, params).scalar_one() == 1
         fresh.append(is_new)
         size += len(invalid.raw) if is_new else 0
     return fresh, size
@@ -319,24 +349,40 @@ def charge_bytes(conn: Connection, *, tenant_id: int, delta: int) -> None:
         charge(session=Session(bind=conn), tenant_id=tenant_id, delta=delta)
 
 
+COUNTER_COLUMNS = ("received", "stored", "duplicates", "dlq", "replayed", "stored_bytes")
+
+
+def _counter_upsert(insert: Any) -> Any:
+    values: dict[str, Any] = {n: bindparam(n) for n in ("tenant_id", "source", *COUNTER_COLUMNS)}
+    statement = insert(IngestCounter).values(
+        **values, batches=1, last_success_at=bindparam("success_at")
+    )
+    changes: dict[str, Any] = {
+        name: getattr(IngestCounter, name) + getattr(statement.excluded, name)
+        for name in COUNTER_COLUMNS
+    }
+    changes["batches"] = IngestCounter.batches + 1
+    changes["last_success_at"] = func.coalesce(
+        statement.excluded.last_success_at, IngestCounter.last_success_at
+    )
+    return statement.on_conflict_do_update(index_elements=["tenant_id", "source"], set_=changes)
+
+
+_COUNTER_UPSERT = {
+    "sqlite": _counter_upsert(sqlite.insert),
+    "postgresql": _counter_upsert(postgresql.insert),
+}
+
+
 def bump_counters(
     conn: Connection, *, tenant_id: int, deltas: dict[str, Counts], now: datetime | None
 ) -> None:
     """Add each source's deltas to its counters (created at zero when new).
     ``now`` marks a success (a batch that stored or replayed something)."""
-    insert = _insert(conn)
-    columns = ("received", "stored", "duplicates", "dlq", "replayed", "stored_bytes")
+    statement = _COUNTER_UPSERT[conn.dialect.name]
     for source in sorted(deltas):  # one lock order for every batch
         counts = deltas[source]
-        values = {name: getattr(counts, name) for name in columns}
-        changes: dict[str, Any] = {
-            name: getattr(IngestCounter, name) + value for name, value in values.items()
-        }
-        changes["batches"] = IngestCounter.batches + 1
-        if now is not None:
-            changes["last_success_at"] = now
+        values = {name: getattr(counts, name) for name in COUNTER_COLUMNS}
         conn.execute(
-            insert(IngestCounter)
-            .values(tenant_id=tenant_id, source=source, batches=1, last_success_at=now, **values)
-            .on_conflict_do_update(index_elements=["tenant_id", "source"], set_=changes)
+            statement, {"tenant_id": tenant_id, "source": source, "success_at": now, **values}
         )
