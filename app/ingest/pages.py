@@ -8,6 +8,7 @@ their tenant-scoped session.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -60,7 +61,7 @@ def dlq_page() -> str:
     )
 
 
-@bp.get("/ops/dlq/<item_id>")
+@bp.get("/ops/dlq/<uuid:item_id>")
 @requires("view_dlq", via="web")
 @bp.doc(
     responses=html(
@@ -70,13 +71,13 @@ def dlq_page() -> str:
         s404="no such item (for a tenant admin: in your tenant)",
     )
 )
-def dlq_item_page(item_id: str) -> str:
+def dlq_item_page(item_id: uuid.UUID) -> str:
     """One DLQ item: its raw event for the tenant's admins, metadata for operators."""
     caller = principal()
     if caller.tenant_id is None:
-        item: Any = dlq.operator_item(db=services().db, item_id=item_id)
+        item: Any = dlq.operator_item(db=services().db, item_id=str(item_id))
     else:
-        item = item_out(dlq.get_item(session=db_session(), item_id=item_id))
+        item = item_out(dlq.get_item(session=db_session(), item_id=str(item_id)))
         item["tenant"] = caller.tenant_slug
     return render_template(
         "ops_dlq_item.html", item=item, caller=caller, operator=caller.tenant_id is None

@@ -9,6 +9,26 @@ from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Neste
 from apiflask.validators import Length, OneOf, Range, Regexp
 
 NAME = Length(min=1, max=128)
+
+
+class StrictBoolean(Boolean):
+    """JSON true or false only (marshmallow's Boolean also takes 1, "yes", "on")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictFloat(Float):
+    """A JSON number only (marshmallow's Float also takes numeric strings)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return float(super()._deserialize(value, attr, data, **kwargs))
+
+
 REASONS = (
     "malformed_json",
     "missing_field",
@@ -137,6 +157,11 @@ class DlqItemOut(Schema):
     replayed_by = String(allow_none=True, required=True)
 
 
+class DlqItemDetail(DlqItemOut):
+    """One item, as GET /dlq/{id} answers (its own name in /openapi.json: the
+    page's items are DlqItemOut)."""
+
+
 class DlqPage(Schema):
     items = List(Nested(DlqItemOut), required=True)
     next_cursor = String(allow_none=True, required=True)
@@ -152,13 +177,13 @@ class ReplayIn(Schema):
         validate=Length(max=1000),
         metadata={"description": "DLQ id -> the corrected event, replayed instead of the raw"},
     )
-    dry_run = Boolean(load_default=False)
-    max_rate = Float(
+    dry_run = StrictBoolean(load_default=False)
+    max_rate = StrictFloat(
         load_default=1000.0,
         validate=Range(1, 100_000),
         metadata={"description": "events per second"},
     )
-    limit = Integer(load_default=1000, validate=Range(1, 10_000))
+    limit = Integer(strict=True, load_default=1000, validate=Range(1, 10_000))
 
 
 class ReplayItemOut(Schema):
@@ -180,14 +205,14 @@ class ReplayOut(Schema):
 
 
 class ConnectorIn(Schema):
-    rate = Float(required=True, validate=Range(0.001, 10_000_000))
-    burst = Integer(required=True, validate=Range(1, 10_000_000))
-    batch_size = Integer(required=True, validate=Range(1, 100_000))
+    rate = StrictFloat(required=True, validate=Range(0.001, 10_000_000))
+    burst = Integer(strict=True, required=True, validate=Range(1, 10_000_000))
+    batch_size = Integer(strict=True, required=True, validate=Range(1, 100_000))
     event_types = List(
         String(validate=Length(min=1, max=64)), load_default=list, validate=Length(max=100)
     )
-    auto_replay = Boolean(load_default=False)
-    max_attempts = Integer(load_default=3, validate=Range(1, 100))
+    auto_replay = StrictBoolean(load_default=False)
+    max_attempts = Integer(strict=True, load_default=3, validate=Range(1, 100))
 
 
 class ConnectorOut(Schema):
@@ -204,6 +229,10 @@ class ConnectorOut(Schema):
     last_success_at = DateTime(allow_none=True, required=True)
     updated_at = DateTime(required=True)
     updated_by = String(required=True)
+
+
+class ConnectorDetail(ConnectorOut):
+    """One connector, as PUT answers."""
 
 
 class ConnectorsOut(Schema):

@@ -115,7 +115,7 @@ def elements(body: bytes) -> list[bytes]:
 
 
 def check(position: int, raw: bytes, *, max_event_bytes: int) -> Valid | Invalid:
-    """One event's verdict. The hot path: a microsecond or two per event."""
+    """One event's verdict: about two microseconds for a plain event."""
     if len(raw) > max_event_bytes:
         return _invalid(position, raw, "event_too_large", f"{len(raw)} bytes > {max_event_bytes}")
     try:
@@ -125,6 +125,21 @@ def check(position: int, raw: bytes, *, max_event_bytes: int) -> Valid | Invalid
     except msgspec.DecodeError as exc:
         return _invalid(position, raw, "malformed_json", _decode_problem(raw, exc))
     payload = bytes(event.payload)
+    # Without a "\u" escape no string can hold NUL or a lone surrogate; a
+    # subject, an odd year or a payload that is not an object take the long way.
+    if payload[:1] != b"{" or b"\\u" in raw or b'"subject"' in payload or event.ts.year in EDGE:
+        return _checked(position, raw, event, payload)
+    try:
+        text = payload.decode()
+    except UnicodeDecodeError:
+        return _invalid(position, raw, "malformed_json", "the payload is not UTF-8 text")
+    return Valid(position, event.id, event.type, event.ts, event.source, None, text, len(raw), raw)
+
+
+EDGE = frozenset({1, 9999})  # years that may leave the calendar in UTC
+
+
+def _checked(position: int, raw: bytes, event: Event, payload: bytes) -> Valid | Invalid:
     problem = _unstorable(event, payload)
     if problem is not None:
         return _invalid(position, raw, *problem)
@@ -150,12 +165,12 @@ def _unstorable(event: Event, payload: bytes) -> tuple[str, str] | None:
         return "invalid_field", "Expected `object` - at `$.payload`"
     if "\x00" in event.id or "\x00" in event.type or "\x00" in event.source:
         return "unsupported_value", "a field contains a NUL character"
-    if event.ts.year in (1, 9999):  # only these can leave the calendar in UTC
+    if event.ts.year in EDGE:
         try:
             event.ts.astimezone(UTC)
         except OverflowError:
             return "invalid_field", "the time is out of range in UTC - at `$.ts`"
-    if b"\\u" in payload:  # rare: only escaped text can hide NUL or a lone surrogate
+    if b"\\u" in payload:
         if _NUL_ESCAPE.search(payload):
             return "unsupported_value", "the payload contains a NUL character"
         try:
@@ -200,7 +215,8 @@ def _name(value: Any) -> str | None:
 
 
 def parse(body: bytes, *, max_event_bytes: int) -> list[Valid | Invalid]:
-    return [check(i, raw, max_event_bytes=max_event_bytes) for i, raw in enumerate(elements(body))]
+    limit = max_event_bytes
+    return [check(i, raw, max_event_bytes=limit) for i, raw in enumerate(elements(body))]
 
 
 def sqlite_time(value: datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -22,9 +23,11 @@ from app.ingest.models import DlqItem
 from app.ingest.schemas import (
     EVENTS_BODY,
     BatchOut,
+    ConnectorDetail,
     ConnectorIn,
     ConnectorOut,
     ConnectorsOut,
+    DlqItemDetail,
     DlqItemOut,
     DlqPage,
     DlqQuery,
@@ -138,6 +141,8 @@ def _body(limit: int) -> bytes:
             "send application/json (an array) or application/x-ndjson",
         )
     body = request.get_data(cache=False)
+    if not body:
+        raise BodyError("the body is empty: send a JSON array or NDJSON of events")
     if encoding == "gzip":
         body = gunzip(body, limit=limit)
     if mimetype in JSON_TYPES and body.lstrip()[:1] != b"[":
@@ -182,6 +187,15 @@ def stats(query: dict[str, Any]) -> Any:
     return service.stats(session=db_session(), source=query.get("source"), verify=query["verify"])
 
 
+@bp.get("/dlq/<uuid:item_id>")  # typed, so that /dlq/replay is never an item
+@requires("read_ingest")
+@bp.output(DlqItemDetail)
+@bp.doc(responses={404: "no such DLQ item in your tenant"})
+def dlq_item(item_id: uuid.UUID) -> Any:
+    """One DLQ item of your tenant, with its raw event."""
+    return item_out(dlq.get_item(session=db_session(), item_id=str(item_id)))
+
+
 @bp.get("/dlq")
 @requires("read_ingest")
 @bp.input(DlqQuery, location="query", arg_name="query")
@@ -206,15 +220,6 @@ def item_out(item: DlqItem) -> dict[str, Any]:
         "raw": item.raw.decode("utf-8", errors="replace"),
         "raw_base64": base64.b64encode(item.raw).decode(),
     }
-
-
-@bp.get("/dlq/<item_id>")
-@requires("read_ingest")
-@bp.output(DlqItemOut)
-@bp.doc(responses={404: "no such DLQ item in your tenant"})
-def dlq_item(item_id: str) -> Any:
-    """One DLQ item of your tenant, with its raw event."""
-    return item_out(dlq.get_item(session=db_session(), item_id=item_id))
 
 
 @bp.post("/dlq/replay")
@@ -256,6 +261,29 @@ def replay_dlq(body: dict[str, Any]) -> Any:
         raise _refusal(exc) from None
 
 
+@bp.put("/connectors/<name>")
+@requires("manage_connectors")
+@bp.input(ConnectorIn, arg_name="body")
+@bp.output(ConnectorDetail)
+def put_connector(name: str, body: dict[str, Any]) -> Any:
+    """Create or change a connector (the events whose `source` is `name`): its token
+    bucket (`rate` events/s, `burst`), batch size, accepted types and auto-replay."""
+    if not 1 <= len(name) <= 128:
+        raise api_error(400, "validation_error", "a connector name has 1 to 128 characters")
+    body["event_types"] = tuple(body["event_types"])
+    session = db_session()
+    connector = connectors.put_connector(
+        session=session,
+        name=name,
+        spec=connectors.ConnectorSpec(**body),
+        actor=principal().username,
+        now=utcnow(),
+    )
+    services().metrics.initialise_ingest(sender().tenant, name)
+    counter = dict(connectors.list_connectors(session=session)).get(connector)
+    return _connector_out(connector, counter)
+
+
 @bp.get("/connectors")
 @requires("read_ingest")
 @bp.output(ConnectorsOut)
@@ -276,26 +304,3 @@ def _connector_out(connector: Any, counter: Any) -> dict[str, Any]:
         out[name] = getattr(counter, name) if counter is not None else 0
     out["last_success_at"] = counter.last_success_at if counter is not None else None
     return out
-
-
-@bp.put("/connectors/<name>")
-@requires("manage_connectors")
-@bp.input(ConnectorIn, arg_name="body")
-@bp.output(ConnectorOut)
-def put_connector(name: str, body: dict[str, Any]) -> Any:
-    """Create or change a connector (the events whose `source` is `name`): its token
-    bucket (`rate` events/s, `burst`), batch size, accepted types and auto-replay."""
-    if not 1 <= len(name) <= 128:
-        raise api_error(400, "validation_error", "a connector name has 1 to 128 characters")
-    body["event_types"] = tuple(body["event_types"])
-    session = db_session()
-    connector = connectors.put_connector(
-        session=session,
-        name=name,
-        spec=connectors.ConnectorSpec(**body),
-        actor=principal().username,
-        now=utcnow(),
-    )
-    services().metrics.initialise_ingest(sender().tenant, name)
-    counter = dict(connectors.list_connectors(session=session)).get(connector)
-    return _connector_out(connector, counter)

@@ -173,6 +173,7 @@ def test_an_idempotency_key_retried_gets_the_first_answer_and_ingests_nothing(
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "code"),
     [
+        (b"", "application/x-ndjson", 400, "malformed_body"),
         (b'{"id": "a"}', "application/json", 400, "malformed_body"),
         (b'[{"id": "a"}, ', "application/json", 400, "malformed_body"),
         (b"id,type\n", "text/csv", 415, "unsupported_media_type"),
