@@ -120,13 +120,3 @@ def list_incidents(
     if status:
         statement = statement.where(Incident.status == status)
     return list(session.scalars(statement))
-
-
-def notifications(*, session: Session, incident_id: str) -> list[IncidentNotification]:
-    return list(
-        session.scalars(
-            select(IncidentNotification)
-            .where(IncidentNotification.incident_id == incident_id)
-            .order_by(IncidentNotification.id)
-        )
-    )

@@ -1,7 +1,7 @@
 """Summit control plane.
 
 Kept small on purpose: `create_app` is imported lazily so that `app.db`,
-`app.models` and the domain services import without pulling in Flask.
+the core and the domain services import without pulling in Flask.
 """
 
 from __future__ import annotations

@@ -10,14 +10,16 @@ from apiflask import APIFlask
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.core import logs
 from app.core.db import Database, utcnow
+from app.core.gcra import open_store
 from app.core.metrics import Metrics
 from app.core.tenancy import ALL_TENANTS
 from app.graph import pages as graph_pages
 from app.graph import views as graph_views
-from app.graph.cache import QueryCache
+from app.graph.cache import Bounds, QueryCache
 from app.identity import pages as identity_pages
 from app.identity import views as identity_views
 from app.identity.models import Tenant
@@ -33,12 +35,12 @@ from app.policy.engine import PolicyEngine
 from app.policy.log import DecisionLog
 from app.quotas import pages as quota_pages
 from app.quotas import views as quota_views
-from app.quotas.ratelimit import TenantRateLimiter
+from app.quotas.ratelimit import RecentRefusals, TenantRateLimiter
 from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
-from app.web import context, errors, forms, guard, middleware, openapi
+from app.web import bodies, context, errors, forms, guard, middleware, openapi
 
 # Endpoints that APIFlask and Flask add themselves.
 FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
@@ -79,6 +81,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     )
     _configure(app, settings)
     app.config.update(flask_config)
+    if settings.trusted_proxies:
+        # The client's address (login throttling, /metrics) from X-Forwarded-For,
+        # trusting exactly that many proxies in front of us; the scheme likewise.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
 
     registry = flask_config.get("METRICS_REGISTRY") or CollectorRegistry()
     services = _services(settings, Database(settings.resolved_database_url), Metrics(registry))
@@ -88,7 +96,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
 
     middleware.init_app(app)
     errors.init_app(app)
+    app.before_request(bodies.check_request)
     app.teardown_appcontext(context.close_session)
+    app.teardown_request(guard.release_inflight)
     app.before_request(forms.protect_forms)
     forms.csrf.init_app(app)
     app.register_error_handler(guard.Unauthenticated, guard.login_redirect)
@@ -109,6 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
 
 
 def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
+    limits = open_store(redis_url=settings.redis_url, var_dir=settings.var_dir)
     return Services(
         settings=settings,
         db=db,
@@ -119,16 +130,21 @@ def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
             db, clock=utcnow, retention=timedelta(days=settings.decision_log_retention_days)
         ),
         throttle=LoginThrottle(
-            settings.redis_url or "memory://",
+            limits,
             max_failures=settings.login_max_failures,
             window_seconds=settings.login_window_seconds,
         ),
-        limiter=TenantRateLimiter(settings.redis_url or "memory://"),
+        limiter=TenantRateLimiter(limits),
+        refusals=RecentRefusals(),
         rejections=RejectionLog(db, clock=utcnow),
         cache=QueryCache(
             redis_url=settings.redis_url,
-            ttl=settings.cache_ttl_seconds,
-            max_entries=settings.cache_max_entries,
+            bounds=Bounds(
+                ttl=settings.cache_ttl_seconds,
+                max_bytes=settings.cache_max_bytes,
+                tenant_max_bytes=settings.cache_tenant_max_bytes,
+                max_entry_bytes=settings.cache_max_entry_bytes,
+            ),
             metrics=metrics,
         ),
         quota_defaults=Limits(

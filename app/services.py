@@ -11,7 +11,7 @@ from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
 from app.policy.engine import PolicyEngine
 from app.policy.log import DecisionLog
-from app.quotas.ratelimit import TenantRateLimiter
+from app.quotas.ratelimit import RecentRefusals, TenantRateLimiter
 from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits
 from app.settings import Settings
@@ -27,6 +27,7 @@ class Services:
     decisions: DecisionLog
     throttle: LoginThrottle
     limiter: TenantRateLimiter
+    refusals: RecentRefusals
     rejections: RejectionLog
     cache: QueryCache
     quota_defaults: Limits

@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -58,6 +59,14 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = Field("", validation_alias="REDIS_URL")
+    # hardening (issue 10)
+    metrics_token: str = Field("", validation_alias="SUMMIT_METRICS_TOKEN")
+    trusted_proxies: int = Field(0, ge=0, le=10, validation_alias="SUMMIT_TRUSTED_PROXIES")
+    # requests of one tenant running at once on this host (0: no cap); `summit
+    # serve` sets it to its workers x threads - 1, so one worker is always free
+    tenant_max_inflight: int = Field(
+        0, ge=0, le=10_000, validation_alias="SUMMIT_TENANT_MAX_INFLIGHT"
+    )
     decision_log_retention_days: int = Field(
         30, ge=1, le=3650, validation_alias="SUMMIT_DECISION_LOG_RETENTION_DAYS"
     )
@@ -155,8 +164,14 @@ class Settings(BaseSettings):
     cache_ttl_seconds: float = Field(
         30.0, ge=0, le=3600, validation_alias="SUMMIT_CACHE_TTL_SECONDS"
     )
-    cache_max_entries: int = Field(
-        10_000, ge=1, le=10_000_000, validation_alias="SUMMIT_CACHE_MAX_ENTRIES"
+    cache_max_bytes: int = Field(
+        64 * 1024**2, ge=0, le=64 * 1024**3, validation_alias="SUMMIT_CACHE_MAX_BYTES"
+    )
+    cache_tenant_max_bytes: int = Field(
+        16 * 1024**2, ge=0, le=64 * 1024**3, validation_alias="SUMMIT_CACHE_TENANT_MAX_BYTES"
+    )
+    cache_max_entry_bytes: int = Field(
+        256 * 1024, ge=0, le=1024**3, validation_alias="SUMMIT_CACHE_MAX_ENTRY_BYTES"
     )
 
     # ingest (issue 15): bounded work in flight, and how long a batch may wait
@@ -257,19 +272,49 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# Settings whose values never appear in an error message or a log line.
+SECRET_SETTINGS = frozenset(
+    {"SUMMIT_SECRET_KEY", "SUMMIT_DEMO_PASSWORD", "SUMMIT_PROBE_PASSWORD", "SUMMIT_METRICS_TOKEN"}
+)
+# URLs: shown with their password masked.
+URL_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})
+
+
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """Read settings from the environment, with ``overrides`` (by variable name) on top."""
+    """Read settings from the environment, with ``overrides`` (by variable name) on top.
+
+    A problem names the variable and what is wrong with it; the value is shown
+    only when it holds no secret (URLs with their password masked)."""
     try:
         return Settings(**(overrides or {}))
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"{_variable_name(name)}: {error['msg']} (got {error['input']!r})")
+            name = _variable_name(".".join(str(part) for part in error["loc"]))
+            problems.append(f"{name}: {error['msg']}{_shown(name, error['input'])}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 
+def _shown(name: str, value: Any) -> str:
+    if name == "settings" or name in SECRET_SETTINGS or not isinstance(value, str | int | float):
+        return ""  # a model-level check sees every value: show none of them
+    if name in URL_SETTINGS and isinstance(value, str):
+        value = mask_url_password(value)
+    return f" (got {value!r})"
+
+
+def mask_url_password(url: str) -> str:
+    """``scheme://user:***@host/...`` for a URL with a password; others unchanged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _variable_name(loc: str) -> str:
+    if not loc:
+        return "settings"
     field = Settings.model_fields.get(loc)
     return str(field.validation_alias) if field and field.validation_alias else loc
 

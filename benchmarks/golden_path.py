@@ -18,7 +18,7 @@ process and its descendants (Playwright's driver and Chromium's processes),
 before the runner starts, idle with a warm browser, and the peak sampled every
 50 ms during five more warm runs (not the timed ones). Every process is stopped by PID at the end.
 
-    .venv/bin/python benchmarks/golden_path.py [--runs 30] [--json FILE]
+    .venv/bin/python -m benchmarks.golden_path [--runs 30] [--json FILE]
 """
 
 from __future__ import annotations
@@ -28,10 +28,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,25 +38,14 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from app.core.db import utcnow
+from benchmarks.common import PASSWORD, bench_env, seed_demo
+from probes.journey import ProbeConfig, Target
+from probes.procfs import command, descendants, pss_bytes
+from probes.runner import BrowserRunner, execute
+from tests.support.live import CHROMIUM, summit_server
 
-from app.core.db import utcnow  # noqa: E402
-from probes.journey import ProbeConfig, Target  # noqa: E402
-from probes.procfs import command, descendants, pss_bytes  # noqa: E402
-from probes.runner import BrowserRunner, execute  # noqa: E402
-
-PASSWORD = "bench-password"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 MB = 1024 * 1024
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pct(values: list[float], p: float) -> float:
@@ -160,26 +146,6 @@ def floor_runs(base: str, n: int) -> list[float]:
     return durations
 
 
-def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    subprocess.run([sys.executable, "-m", "app.cli", "demo", "--seed-only"], env=env, cwd=ROOT,
-                   check=True, capture_output=True, timeout=300)  # fmt: skip
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-
-
-def wait_ready(base: str) -> None:
-    for _ in range(150):
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:  # not listening yet, or a worker still booting
-            pass
-        time.sleep(0.2)
-    raise SystemExit("server did not become ready")
-
-
 def measure(base: str, runs: int, artifacts: Path) -> dict[str, Any]:
     config = ProbeConfig(
         target=Target(base_url=base, tenant="acme", username="synthetic", password=PASSWORD),
@@ -256,20 +222,13 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)")
     var = Path(tempfile.mkdtemp(prefix="summit-bench-probe-"))
-    port = free_port()
-    env = {**os.environ, "SUMMIT_VAR_DIR": str(var), "SUMMIT_PORT": str(port),
-           "SUMMIT_LOG_LEVEL": "WARNING", "SUMMIT_DEMO_PASSWORD": PASSWORD,
-           "SUMMIT_SCHEDULER": "false"}  # fmt: skip
-    env.pop("DATABASE_URL", None)
-    server = start_server(env)
-    SERVER.append(server.pid)
-    base = f"http://127.0.0.1:{port}"
+    env = bench_env(var)
     try:
-        wait_ready(base)
-        results = measure(base, args.runs, var / "artifacts")
+        seed_demo(env)
+        with summit_server(env, workers=None) as server:
+            SERVER.append(server.pid)
+            results = measure(server.url, args.runs, var / "artifacts")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
         shutil.rmtree(var, ignore_errors=True)
     report(results, args.runs)
     if args.json:

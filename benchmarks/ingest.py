@@ -67,8 +67,8 @@ def sqlite_ceiling(plan: LoadPlan, work: Path) -> float:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE ev " + TABLE.format(pk="INTEGER", ts="DATETIME", json="JSON"))
-    for index in INDEXES:
-        db.execute(index.format(t="ev"))
+    for statement in INDEXES:
+        db.execute(statement.format(t="ev"))
     sql = "INSERT INTO ev VALUES (NULL" + ", ?" * 11 + ")"
     seconds, count = 0.0, 0
     for index in range(plan.batches):
@@ -88,14 +88,17 @@ def postgres_ceiling(plan: LoadPlan) -> float:
     url = PG_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_ev")
-        conn.execute("CREATE TABLE bench_ev " + TABLE.format(
-            pk="bigserial", ts="timestamptz", json="jsonb"))  # fmt: skip
-        for index in INDEXES:
-            conn.execute(index.format(t="bench_ev"))
+        conn.execute(
+            "CREATE TABLE bench_ev " + TABLE.format(pk="bigserial", ts="timestamptz", json="jsonb")
+        )
+        for statement in INDEXES:
+            conn.execute(statement.format(t="bench_ev"))
         conn.commit()
         seconds, count = 0.0, 0
-        columns = "tenant_id, event_id, type, ts, source, subject, payload, size_bytes, " \
-            "batch_id, received_at, created_by"  # fmt: skip
+        columns = (
+            "tenant_id, event_id, type, ts, source, subject, payload, size_bytes, "
+            "batch_id, received_at, created_by"
+        )
         for index in range(plan.batches):
             rows = rows_of(plan, index)
             started = time.perf_counter()
@@ -110,10 +113,9 @@ def postgres_ceiling(plan: LoadPlan) -> float:
     return count / seconds
 
 
-def run_load(plan: LoadPlan, database: str, work: Path, workers: str) -> LoadReport:
-    extra = {"SUMMIT_WORKERS": workers} if workers else {}
-    with live(work / f"var-{database}", database=database, workers=int(workers or 0) or
-              (os.cpu_count() or 1) + 1, **extra) as server:  # fmt: skip
+def run_load(plan: LoadPlan, database: str, work: Path, workers: int) -> LoadReport:
+    count = workers or (os.cpu_count() or 1) + 1  # summit serve's own default
+    with live(work / f"var-{database}", database=database, workers=count) as server:
         headers = login(server.url, tenant="acme", username="alice", password=DEMO_PASSWORD)
         return Load(replace(plan, url=server.url), headers).run()
 
@@ -126,17 +128,25 @@ def report(database: str, ceiling: float, result: LoadReport) -> None:
     print(f"\n{database}: {sent:,} events in {result.seconds:.2f} s")
     print(f"  raw insert ceiling (same run) {ceiling:12,.0f} rows/s")
     print(f"  over HTTP, summit serve      {rate:12,.0f} events/s  ({rate / ceiling:.0%} of it)")
-    print(f"  batch latency  P50 {p50 * 1000:.0f} ms  P95 {p95 * 1000:.0f} ms  "
-          f"P99 {p99 * 1000:.0f} ms")  # fmt: skip
-    print(f"  429s {result.refusals.get(429, 0)}, 503s {result.refusals.get(503, 0)}, "
-          f"retries {result.retries}; DLQ {result.delta('dlq'):,} "
-          f"({result.delta('dlq') / sent:.3%})")  # fmt: skip
+    print(
+        f"  batch latency  P50 {p50 * 1000:.0f} ms  P95 {p95 * 1000:.0f} ms  "
+        f"P99 {p99 * 1000:.0f} ms"
+    )
+    print(
+        f"  429s {result.refusals.get(429, 0)}, 503s {result.refusals.get(503, 0)}, "
+        f"retries {result.retries}; DLQ {result.delta('dlq'):,} "
+        f"({result.delta('dlq') / sent:.3%})"
+    )
     print("  reconciled exactly" if not problems else f"  NOT RECONCILED: {problems}")
-    print(f"  our bar:  >= {BAR_RATE:,}/s {'PASS' if rate >= BAR_RATE else 'FAIL'}; "
-          f"P95 <= {BAR_P95 * 1000:.0f} ms {'PASS' if p95 <= BAR_P95 else 'FAIL'}")  # fmt: skip
+    print(
+        f"  our bar:  >= {BAR_RATE:,}/s {'PASS' if rate >= BAR_RATE else 'FAIL'}; "
+        f"P95 <= {BAR_P95 * 1000:.0f} ms {'PASS' if p95 <= BAR_P95 else 'FAIL'}"
+    )
     seed_ok = not problems and p95 <= SEED_P95 and result.delta("dlq") / sent < 0.005
-    print(f"  the seed's: completes, no loss, P95 <= 1.5 s, DLQ < 0.5 %: "
-          f"{'PASS' if seed_ok else 'FAIL'}")  # fmt: skip
+    print(
+        f"  the seed's: completes, no loss, P95 <= 1.5 s, DLQ < 0.5 %: "
+        f"{'PASS' if seed_ok else 'FAIL'}"
+    )
 
 
 def main() -> None:
@@ -146,13 +156,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--invalid-ratio", type=float, default=0.002)
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--workers", default="", help="gunicorn workers [default: cores + 1]")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn workers [default: cores + 1]"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="summit-ingest-bench-") as tmp:
         work = Path(tmp)
         for database in args.databases.split(","):
-            plan = LoadPlan(url="", events=args.events, batch=args.batch,
-                            concurrency=args.concurrency, invalid_ratio=args.invalid_ratio)  # fmt: skip
+            plan = LoadPlan(
+                url="",
+                events=args.events,
+                batch=args.batch,
+                concurrency=args.concurrency,
+                invalid_ratio=args.invalid_ratio,
+            )
             ceiling = sqlite_ceiling(plan, work) if database == "sqlite" else postgres_ceiling(plan)
             result = run_load(plan, database, work, args.workers)
             report(database, ceiling, result)

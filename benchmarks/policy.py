@@ -10,39 +10,31 @@ Over HTTP: `hey` at 50 concurrent clients (closed loop) against
 POST /api/v1/policy/decide, beside GET /healthz on the same server (the
 framework floor). Loopback only; the server is stopped by PID.
 
-    .venv/bin/python benchmarks/policy.py [--decisions 20000] [--seconds 10]
+    .venv/bin/python -m benchmarks.policy [--decisions 20000] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cedarpy
-import requests
+from prometheus_client import CollectorRegistry
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from app.core.db import Database, utcnow
+from app.core.metrics import Metrics
+from app.identity.service import Principal
+from app.policy.authz import authorize
+from app.policy.engine import PolicyEngine, Request
+from app.policy.log import DecisionLog
+from benchmarks import common
+from benchmarks.common import bench_env, hey, login, raise_rate_limit, seed_demo
+from tests.support.live import summit_server
 
-import common  # noqa: E402
-from read_path import free_port, hey, raise_rate_limit, wait_ready  # noqa: E402
-
-from app.core.db import Database, utcnow  # noqa: E402
-from app.core.metrics import Metrics  # noqa: E402
-from app.identity.service import Principal  # noqa: E402
-from app.policy.authz import authorize  # noqa: E402
-from app.policy.engine import PolicyEngine, Request  # noqa: E402
-from app.policy.log import DecisionLog  # noqa: E402
-
-PASSWORD = "bench-password"
 BODY = {
     "principal": {"id": "carol", "role": "admin", "tenant": "globex"},
     "action": "read",
@@ -59,7 +51,7 @@ def timed(fn: Callable[[], object], n: int) -> tuple[float, float, float]:
 
 def in_process(n: int) -> dict[str, tuple[float, float, float]]:
     engine = PolicyEngine()
-    loaded = engine._loaded  # the same parsed handles the engine uses
+    policies, schema = engine.parsed  # the same parsed handles the engine uses
     entities = cedarpy.Entities.from_json_str(
         json.dumps(
             [
@@ -75,7 +67,7 @@ def in_process(n: int) -> dict[str, tuple[float, float, float]]:
                 },
             ]
         ),
-        loaded.schema,
+        schema,
     )
     raw = {
         "principal": {"type": "User", "id": "alice"},
@@ -95,11 +87,11 @@ def in_process(n: int) -> dict[str, tuple[float, float, float]]:
     with tempfile.TemporaryDirectory() as work:
         db = Database(f"sqlite:///{work}/x.db")
         log = DecisionLog(db, clock=utcnow, flush_every=3600)  # queue only: no DB in the loop
-        metrics = Metrics(__import__("prometheus_client").CollectorRegistry())
+        metrics = Metrics(CollectorRegistry())
         alice = Principal(1, "alice", "admin", 1, "acme", 1)
         results = {
             "ceiling: cedarpy.is_authorized": timed(
-                lambda: cedarpy.is_authorized(raw, loaded.policies, entities, schema=loaded.schema),
+                lambda: cedarpy.is_authorized(raw, policies, entities, schema=schema),
                 n,
             ),
             "PolicyEngine.decide": timed(lambda: engine.decide(request), n),
@@ -115,93 +107,33 @@ def in_process(n: int) -> dict[str, tuple[float, float, float]]:
                 n,
             ),
         }
-        log._queue.clear()
         db.dispose()
     return results
 
 
 def over_http(seconds: int, clients: int) -> dict[str, dict[str, float]]:
-    var = Path(tempfile.mkdtemp(prefix="summit-bench-policy-"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "SUMMIT_VAR_DIR": str(var),
-        "SUMMIT_PORT": str(port),
-        "SUMMIT_LOG_LEVEL": "WARNING",
-        "SUMMIT_DEMO_PASSWORD": PASSWORD,
-        "SUMMIT_ENV": "demo",
-        "SUMMIT_SCHEDULER": "false",  # no background probe traffic in the figures
-    }
-    env.pop("DATABASE_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo", "--seed-only"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base)
-        raise_rate_limit(base)
-        token = requests.post(
-            f"{base}/api/v1/auth/login",
-            timeout=10,
-            json={"tenant": "acme", "username": "alice", "password": PASSWORD},
-        ).json()["token"]
-        hey(f"{base}/healthz", None, 2, clients)
-        floor = hey(f"{base}/healthz", None, seconds, clients)
+    with tempfile.TemporaryDirectory(prefix="summit-bench-policy-") as work:
+        var = Path(work)
+        env = bench_env(var, SUMMIT_ENV="demo")
+        seed_demo(env)
         body_file = var / "body.json"
         body_file.write_text(json.dumps(BODY))
-        cmd = [
-            "hey",
-            "-z",
-            f"{seconds}s",
-            "-c",
-            str(clients),
-            "-m",
-            "POST",
-            "-T",
-            "application/json",
-            "-D",
-            str(body_file),
-            "-H",
-            f"Authorization: Bearer {token}",
-            f"{base}/api/v1/policy/decide",
-        ]
-        decide = _parse(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    return {"floor: GET /healthz": _flat(floor), "POST /api/v1/policy/decide": decide}
+        with summit_server(env, workers=None) as server:
+            base = server.url
+            raise_rate_limit(base)
+            token = login(base, "acme", "alice")
+            hey(f"{base}/healthz", None, 2, clients)  # warm every worker
+            floor = hey(f"{base}/healthz", None, seconds, clients)
+            decide = hey(f"{base}/api/v1/policy/decide", token, seconds, clients,
+                         body_file=body_file)  # fmt: skip
+    return {"floor: GET /healthz": _flat(floor), "POST /api/v1/policy/decide": _flat(decide)}
 
 
-def _flat(result: dict[str, object]) -> dict[str, float]:
-    pct = result["pct"]  # type: ignore[index]
-    return {
-        "rps": result["rps"],
-        "p50": pct[50],
-        "p95": pct[95],
-        "p99": pct[99],  # type: ignore[dict-item,index]
-        "non200": sum(v for k, v in result["codes"].items() if k != 200),
-    }  # type: ignore[attr-defined]
-
-
-def _parse(out: str) -> dict[str, float]:
-    import re
-
-    pct = {int(m[0]): float(m[1]) * 1000 for m in re.findall(r"(\d+)%+ in ([\d.]+) secs", out)}
-    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return _flat({"pct": pct, "codes": codes, "rps": rps})
+def _flat(result: dict[str, Any]) -> dict[str, float]:
+    pct = result["pct"]
+    non200 = sum(n for code, n in result["codes"].items() if code != 200)
+    return {"rps": result["rps"], "p50": pct[50], "p95": pct[95], "p99": pct[99],
+            "non200": float(non200)}  # fmt: skip
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """Rate-limiter overhead, HOT cache hit vs miss, and the hit rate of a repeated workload.
 
-1. Limiter: TenantRateLimiter.hit per request, with process memory and with
-   Redis (127.0.0.1:6379, database 12, flushed), beside a bare Redis PING (the
-   round-trip ceiling the Redis limiter cannot beat).
+1. Limiter: TenantRateLimiter.hit and an in-flight slot per request, with the
+   embedded default's SQLite store and with Redis (127.0.0.1:6379, database 12,
+   flushed), each beside one bare round trip of its store (a one-row UPSERT; a
+   PING): the ceiling a shared limiter cannot beat.
 2. Cache: `summit serve` on the 100,000-entity-per-tenant data, measured by
    `hey` with 1 client (service time) and 50 clients: the same search and the
    same entity fetch with the cache on (all hits after the first) and off
@@ -14,33 +15,38 @@
    answers).
 (2b. The cached part alone, in-process: computing an answer vs getting it.)
 
-    .venv/bin/python benchmarks/quotas_cache.py [--entities 100000] [--seconds 8]
+    .venv/bin/python -m benchmarks.quotas_cache [--entities 100000] [--seconds 8]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import random
-import signal
-import subprocess
-import sys
+import sqlite3
 import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 import requests
+from prometheus_client import CollectorRegistry
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import common  # noqa: E402
-from read_path import PASSWORD, free_port, hey, seed, wait_ready  # noqa: E402
-
-from app.quotas.ratelimit import TenantRateLimiter  # noqa: E402
+from app.core.db import Database
+from app.core.gcra import RedisStore, SqliteStore
+from app.core.metrics import Metrics
+from app.graph import service as graph
+from app.graph.cache import Bounds, CacheKey, QueryCache
+from app.graph.search import search_entities
+from app.quotas.ratelimit import TenantRateLimiter
+from app.settings import load_settings
+from benchmarks import common
+from benchmarks.common import bench_env, hey, login, raise_rate_limit, seed_entities
+from tests.support.live import summit_server
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 
@@ -53,71 +59,64 @@ def timed(fn: Any, n: int) -> tuple[float, float, float]:
 
 def limiter_overhead() -> None:
     print("1. rate limiter, per request (ms):")
-    memory = TenantRateLimiter("memory://")
-    rows = [
-        ("limiter, process memory", lambda: memory.hit(tenant="t", qps=100_000, burst=100), 20_000)
-    ]
-    try:
-        client = redis.Redis.from_url(REDIS_URL)
-        client.flushdb()
-        shared = TenantRateLimiter(REDIS_URL)
-        rows += [
-            ("ceiling: Redis PING round trip", client.ping, 5_000),
-            ("limiter, Redis", lambda: shared.hit(tenant="t", qps=100_000, burst=100), 5_000),
-        ]
-    except redis.RedisError as exc:
-        print(f"  (Redis unreachable, skipped: {exc})")
-    for name, fn, n in rows:
-        p50, p95, p99 = timed(fn, n)
-        print(f"  {name:<34} p50 {p50:6.3f}  p95 {p95:6.3f}  p99 {p99:6.3f}")
+    with tempfile.TemporaryDirectory() as work:
+        embedded = SqliteStore(Path(work) / "limits.db")
+        rows = _limiter_rows("SQLite store (embedded default)", embedded, _sqlite_ceiling(work))
+        try:
+            client = redis.Redis.from_url(REDIS_URL)
+            client.flushdb()
+            rows += _limiter_rows("Redis store", RedisStore(REDIS_URL), client.ping)
+        except redis.RedisError as exc:
+            print(f"  (Redis unreachable, skipped: {exc})")
+        for name, fn, n in rows:
+            p50, p95, p99 = timed(fn, n)
+            print(f"  {name:<46} p50 {p50:6.3f}  p95 {p95:6.3f}  p99 {p99:6.3f}")
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def _limiter_rows(
+    label: str, store: SqliteStore | RedisStore, ceiling: Callable[[], object]
+) -> list[tuple[str, Callable[[], object], int]]:
+    limiter = TenantRateLimiter(store)
+
+    def slot() -> None:
+        limiter.acquire(tenant="t", cap=1000)
+        limiter.release()
+
+    return [
+        (f"ceiling: {label}, one bare round trip", ceiling, 5_000),
+        (f"limiter hit, {label}", lambda: limiter.hit(tenant="t", qps=100_000, burst=100), 5_000),
+        (f"in-flight slot take + give back, {label}", slot, 5_000),
+    ]
 
 
-def stop(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
+def _sqlite_ceiling(work: str) -> Callable[[], object]:
+    """One UPSERT of one row on the same kind of file: what any shared store pays."""
+    db = sqlite3.connect(Path(work) / "ceiling.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=OFF"):
+        db.execute(f"PRAGMA {pragma}")
+    db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v REAL)")
+    upsert = "INSERT INTO t VALUES ('k', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1"
+    return lambda: db.execute(upsert)
+
+
+@contextmanager
+def serve(env: dict[str, str]) -> Iterator[str]:
+    with summit_server(env, workers=None) as server:
+        raise_rate_limit(server.url)
+        yield server.url
 
 
 def session_for(base: str) -> tuple[dict[str, str], str]:
-    ops = requests.post(
-        f"{base}/api/v1/auth/login", timeout=10, json={"username": "ops", "password": PASSWORD}
-    ).json()["token"]
-    requests.patch(
-        f"{base}/api/v1/admin/tenants/acme/quotas",
-        timeout=10,
-        headers={"Authorization": f"Bearer {ops}"},
-        json={"qps": 100_000, "burst": 100_000, "reason": "benchmark"},
-    )
-    token = requests.post(
-        f"{base}/api/v1/auth/login",
-        timeout=10,
-        json={"tenant": "acme", "username": "alice", "password": PASSWORD},
-    ).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    rocket = requests.get(f"{base}/api/v1/search?q=rocket", headers=headers, timeout=10).json()[
-        "results"
-    ][0]["id"]
-    return headers, rocket
+    headers = {"Authorization": f"Bearer {login(base, 'acme', 'alice')}"}
+    found = requests.get(f"{base}/api/v1/search?q=rocket", headers=headers, timeout=10).json()
+    return headers, found["results"][0]["id"]
 
 
 def cache_latency(env: dict[str, str], seconds: int) -> None:
     print("\n2. HOT cache, hit vs miss over HTTP (ms):")
     for label, ttl in (("cache on (hits)", "30"), ("cache off (misses)", "0")):
-        server = serve({**env, "SUMMIT_CACHE_TTL_SECONDS": ttl})
-        base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
-        try:
-            wait_ready(base)
+        with serve({**env, "SUMMIT_CACHE_TTL_SECONDS": ttl}) as base:
             headers, rocket = session_for(base)
             token = headers["Authorization"].split()[1]
             for name, path in (
@@ -131,8 +130,6 @@ def cache_latency(env: dict[str, str], seconds: int) -> None:
                         f"  {label:<20} {name:<24} {clients:>2} clients  "
                         f"{result['rps']:7.0f} req/s  p50 {pct[50]:6.2f}  p95 {pct[95]:6.2f}"
                     )
-        finally:
-            stop(server)
 
 
 def hit_rate(env: dict[str, str]) -> None:
@@ -151,10 +148,7 @@ def hit_rate(env: dict[str, str]) -> None:
 def _workload(env: dict[str, str], write_every: int) -> tuple[int, int, int]:
     """3,000 reads over 60 searches and 40 entity fetches drawn Zipf-like (users
     repeat popular questions), optionally with a write every ``write_every``."""
-    server = serve(env)
-    base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
-    try:
-        wait_ready(base)
+    with serve(env) as base:
         headers, _ = session_for(base)
         rng = random.Random(11)
         words = [
@@ -198,33 +192,15 @@ def _workload(env: dict[str, str], write_every: int) -> tuple[int, int, int]:
         with ThreadPoolExecutor(max_workers=4) as pool:
             marks = list(pool.map(one, enumerate(plan)))
         return marks.count("HIT"), len(marks), len(targets)
-    finally:
-        stop(server)
 
 
 def answer_time(env: dict[str, str]) -> None:
     """The part the cache replaces, in-process: computing an answer (the search
     or the entity with its edges, serialised) against fetching it from the cache."""
     print("\n2b. the cached part alone, in-process (ms): compute the answer vs get it")
-    os.environ.update({k: v for k, v in env.items() if k.startswith("SUMMIT_")})
-    import dataclasses
-
-    import orjson
-
-    from app.core.db import Database
-    from app.core.metrics import Metrics
-    from app.graph.cache import QueryCache
-    from app.graph.search import search_entities
-    from app.graph.service import service as graph
-    from app.settings import load_settings
-
-    db = Database(load_settings().resolved_database_url)
-    cache = QueryCache(
-        redis_url="",
-        ttl=60,
-        max_entries=100,
-        metrics=Metrics(__import__("prometheus_client").CollectorRegistry()),
-    )
+    db = Database(load_settings({"SUMMIT_VAR_DIR": env["SUMMIT_VAR_DIR"]}).resolved_database_url)
+    bounds = Bounds(ttl=60, max_bytes=2**24, tenant_max_bytes=2**24, max_entry_bytes=2**20)
+    cache = QueryCache(redis_url="", bounds=bounds, metrics=Metrics(CollectorRegistry()))
     with db.session(tenant_id=1) as session:
         rocket = search_entities(session=session, query="rocket", limit=1)[0].id
 
@@ -235,13 +211,13 @@ def answer_time(env: dict[str, str]) -> None:
         def compute_entity() -> bytes:
             entity = graph.get_entity(session=session, entity_id=rocket)
             edges = graph.entity_edges(session=session, entity_id=rocket)
-            return orjson.dumps({"name": entity.name, "edges": [e.edge_id for e in edges]})
+            return orjson.dumps({"name": entity.name, "edges": [e.id for e in edges]})
 
         for name, compute in (
             ("search q=falcon harbor", compute_search),
             ("entity fetch", compute_entity),
         ):
-            key = f"bench:{name}"
+            key = CacheKey(1, f"bench:{name}")
             cache.put(key, compute())
             miss = timed(compute, 300)
             hit = timed(lambda k=key: cache.get("search", k), 5000)
@@ -261,20 +237,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.only in (None, "limiter"):
         limiter_overhead()
-    var = Path(tempfile.mkdtemp(prefix="summit-bench-cache-"))
-    env = {
-        **os.environ,
-        "SUMMIT_VAR_DIR": str(var),
-        "SUMMIT_PORT": str(free_port()),
-        "SUMMIT_LOG_LEVEL": "WARNING",
-        "SUMMIT_ENV": "development",
-        "SUMMIT_SCHEDULER": "false",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
     if args.only == "limiter":
         return
-    took = seed(env, args.entities)
+    var = Path(tempfile.mkdtemp(prefix="summit-bench-cache-"))
+    env = bench_env(var, SUMMIT_ENV="development")
+    env.pop("REDIS_URL", None)
+    took = seed_entities(env, args.entities)
     print(f"\n(seeded {args.entities:,} entities per tenant in {took:.0f}s)")
     if args.only in (None, "cache"):
         cache_latency(env, args.seconds)

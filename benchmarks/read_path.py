@@ -19,7 +19,7 @@ framework floor (routing, metrics, access log, JSON), and prints the ratio.
 Traffic goes to 127.0.0.1 only; every run is bounded in time; the server is
 stopped by PID at the end.
 
-    .venv/bin/python benchmarks/read_path.py [--entities 100000] [--seconds 10]
+    .venv/bin/python -m benchmarks.read_path [--entities 100000] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -27,22 +27,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench-password"
+from benchmarks.common import bench_env, hey, login, raise_rate_limit, seed_entities
+from tests.support.live import summit_server
 
 
 @dataclass
@@ -55,42 +48,6 @@ class Run:
     p99: float
     ok: int
     errors: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def seed(env: dict[str, str], entities: int) -> float:
-    code = (
-        "from app.db import Database, utcnow\n"
-        "from app.demo import seed\n"
-        "from app.migrate import upgrade\n"
-        "from app.security import Passwords\n"
-        "from app.settings import load_settings\n"
-        "s = load_settings()\n"
-        "db = Database(s.resolved_database_url)\n"
-        "upgrade(db.engine)\n"
-        f"r = seed(db=db, passwords=Passwords(), password={PASSWORD!r}, now=utcnow(), "
-        f"entities_per_tenant={entities})\n"
-        "print(r.entities, r.edges)\n"
-    )
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
-    return time.perf_counter() - started
-
-
-def hey(url: str, token: str | None, seconds: int, clients: int) -> dict[str, Any]:
-    cmd = ["hey", "-z", f"{seconds}s", "-c", str(clients), "-disable-compression"]
-    if token:
-        cmd += ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
-    pct = {int(m[0]): float(m[1]) * 1000 for m in re.findall(r"(\d+)%+ in ([\d.]+) secs", out)}
-    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"pct": pct, "codes": codes, "rps": rps}
 
 
 def measure(name: str, url: str, token: str | None, args: argparse.Namespace, clients: int) -> Run:
@@ -106,52 +63,6 @@ def measure(name: str, url: str, token: str | None, args: argparse.Namespace, cl
         ok=ok,
         errors=sum(result["codes"].values()) - ok,
     )
-
-
-def start_server(env: dict[str, str], workers: int, threads: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "serve",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def wait_ready(base: str) -> None:
-    for _ in range(150):
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:  # refused, or accepted before a worker is up
-            pass
-        time.sleep(0.2)
-    raise SystemExit("server did not become ready")
-
-
-def raise_rate_limit(base: str) -> None:
-    """The load is one tenant's: lift its rate limit (as an operator would) so the
-    benchmark measures the read path, not 429s."""
-    ops = requests.post(
-        f"{base}/api/v1/auth/login", timeout=10, json={"username": "ops", "password": PASSWORD}
-    ).json()["token"]
-    response = requests.patch(
-        f"{base}/api/v1/admin/tenants/acme/quotas",
-        timeout=10,
-        headers={"Authorization": f"Bearer {ops}"},
-        json={"qps": 100_000, "burst": 100_000, "reason": "benchmark"},
-    )
-    response.raise_for_status()
 
 
 def main() -> None:
@@ -174,18 +85,9 @@ def main() -> None:
         raise SystemExit("hey is missing: apt-get install hey (or ./scripts/bench)")
 
     var = Path(tempfile.mkdtemp(prefix="summit-bench-"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "SUMMIT_VAR_DIR": str(var),
-        "SUMMIT_PORT": str(port),
-        "SUMMIT_LOG_LEVEL": "WARNING",
-        "SUMMIT_ENV": "development",
-        "SUMMIT_SCHEDULER": "false",  # no background probe traffic in the figures
-    }
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    seconds = seed(env, args.entities)
+    extra = {"DATABASE_URL": args.database_url} if args.database_url else {}
+    env = bench_env(var, SUMMIT_ENV="development", **extra)
+    seconds = seed_entities(env, args.entities)
     print(f"seeded {args.entities:,} entities per tenant (2 tenants) in {seconds:.1f}s")
 
     workers = args.workers or (os.cpu_count() or 1) + 1
@@ -205,17 +107,11 @@ def main() -> None:
 def measure_server(
     env: dict[str, str], args: argparse.Namespace, workers: int, *, label: str
 ) -> list[Run]:
-    server = start_server(env, workers, args.threads)
-    base = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
     runs: list[Run] = []
-    try:
-        wait_ready(base)
+    with summit_server(env, workers=workers, threads=args.threads) as server:
+        base = server.url
         raise_rate_limit(base)
-        token = requests.post(
-            f"{base}/api/v1/auth/login",
-            json={"tenant": "acme", "username": "alice", "password": PASSWORD},
-            timeout=10,
-        ).json()["token"]
+        token = login(base, "acme", "alice")
         rocket = requests.get(
             f"{base}/api/v1/search?q=rocket",
             headers={"Authorization": f"Bearer {token}"},
@@ -234,9 +130,6 @@ def measure_server(
                 run.mode = f"{label}, {run.mode}"
                 runs.append(run)
                 print(format_run(run), flush=True)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
     return runs
 
 

@@ -77,3 +77,32 @@ def test_plain_postgresql_urls_use_psycopg() -> None:
 def test_default_database_is_sqlite_under_var(tmp_path: Path) -> None:
     url = load_settings({"SUMMIT_VAR_DIR": str(tmp_path)}).resolved_database_url
     assert url == f"sqlite:///{tmp_path.resolve()}/summit.db"
+
+
+def test_a_settings_error_prints_no_secret_and_no_url_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: the SUMMIT_FAULTS check (a model-level error) printed every
+    value, DATABASE_URL's password and SUMMIT_SECRET_KEY included."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://summit:hunter2-db@db.example/summit")
+    monkeypatch.setenv("SUMMIT_SECRET_KEY", "s3cret-key-value")
+    monkeypatch.setenv("SUMMIT_DEMO_PASSWORD", "demo-pass-value")
+    monkeypatch.setenv("SUMMIT_ENV", "production")
+    monkeypatch.setenv("SUMMIT_FAULTS", "search")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "SUMMIT_FAULTS" in message
+    for secret in ("hunter2-db", "s3cret-key-value", "demo-pass-value"):
+        assert secret not in message
+
+
+def test_a_malformed_url_is_shown_with_its_password_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "http://user:hunter2@cache.example:6379/0")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "REDIS_URL" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+    assert "user:***@cache.example" in str(raised.value)

@@ -1,4 +1,4 @@
-"""Domain errors: raised by services, mapped to HTTP by app.http.errors."""
+"""Domain errors: raised by services, mapped to HTTP by app.web.errors."""
 
 from __future__ import annotations
 
@@ -20,13 +20,3 @@ class NotFound(DomainError):
 
     status = 404
     code = "not_found"
-
-
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
-
-
-class Invalid(DomainError):
-    status = 400
-    code = "validation_error"

@@ -1,7 +1,8 @@
 """Leases: "exactly one of us does this" across workers and hosts. Imports no Flask.
 
-A lease is a row claimed with a conditional UPDATE (habit 7): it succeeds only
-for the current holder (a renewal) or when the lease has expired (a takeover),
+A lease is held while now < expires_at. It is a row claimed with a conditional
+UPDATE (habit 7): it succeeds only for the current holder (a renewal) or when
+the lease has expired (a takeover),
 and the rowcount says which process won. The same SQL works on SQLite and
 PostgreSQL and needs no connection held open; a holder that dies or hangs
 loses the lease when it expires. Holders' clocks must agree to well within the
@@ -46,7 +47,7 @@ def claim(*, session: Session, name: str, holder: str, now: datetime, ttl: timed
         CursorResult[Any],
         session.execute(
             update(Lease)
-            .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
+            .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at <= now))
             .values(
                 holder=holder,
                 expires_at=now + ttl,
@@ -83,4 +84,4 @@ def release(*, session: Session, name: str, holder: str, now: datetime) -> None:
 
 def holder_of(*, session: Session, name: str, now: datetime) -> str | None:
     row = session.execute(select(Lease.holder, Lease.expires_at).where(Lease.name == name)).first()
-    return row.holder if row is not None and row.expires_at >= now else None
+    return row.holder if row is not None and row.expires_at > now else None

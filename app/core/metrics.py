@@ -76,6 +76,8 @@ PROBE_DURATION = Name("summit_probe_duration_seconds")
 PROBE_RUNS = Name("summit_probe_runs")
 CACHE_REQUESTS = Name("summit_cache_requests")
 CACHE_EVICTIONS = Name("summit_cache_evictions")
+CACHE_SKIPPED = Name("summit_cache_skipped")
+CACHE_BYTES = Name("summit_cache_bytes")
 RATE_LIMITED = Name("summit_rate_limited")
 # ingest (issue 15): per tenant and connector (a configured connector's name,
 # else "other", so senders cannot mint label values)
@@ -182,6 +184,17 @@ class Metrics:
             str(CACHE_EVICTIONS),
             "Cached answers dropped for room before their TTL (process-memory cache)",
             registry=registry,
+        )
+        self.cache_skipped = Counter(
+            str(CACHE_SKIPPED),
+            "Answers not cached because they exceed SUMMIT_CACHE_MAX_ENTRY_BYTES",
+            registry=registry,
+        )
+        self.cache_bytes = Gauge(
+            str(CACHE_BYTES),
+            "Bytes the process-memory HOT cache holds (summed over workers)",
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         self.rate_limited = Counter(
             str(RATE_LIMITED),

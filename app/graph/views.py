@@ -10,7 +10,7 @@ from flask import Response
 from app.core import faults
 from app.core.db import utcnow
 from app.graph import service as graph
-from app.graph.cache import QueryCache
+from app.graph.cache import CacheKey, QueryCache
 from app.graph.schemas import (
     EdgeIn,
     EdgeOut,
@@ -87,7 +87,7 @@ def get_entity(entity_id: str) -> Any:
     return _cached_response(body, hit=False)
 
 
-def _cache_key(kind: str, params: str) -> str:
+def _cache_key(kind: str, params: str) -> CacheKey:
     caller = principal()
     assert caller.tenant_id is not None  # reads are tenant actions
     return QueryCache.key(

@@ -50,7 +50,7 @@ def start_session(*, tenant: str | None, username: str, password: str, kind: str
         svc.throttle.failed(tenant=tenant, username=username, address=address)
         dbs.rollback()
         return None
-    svc.throttle.succeeded(tenant=tenant, username=username)
+    svc.throttle.succeeded(tenant=tenant, username=username, address=address)
     user_id = user.id
     svc.db.begin_write(dbs)
     user = dbs.get_one(User, user_id)

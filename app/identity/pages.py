@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from apiflask import APIBlueprint
 from flask import redirect, render_template, request, session, url_for
@@ -24,11 +25,19 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("graph_pages.search_page")
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` when it is a path on this site, else ``default``: never an open
+    redirect. Parsed, not prefix-matched: browsers drop tabs and newlines and read
+    a backslash as a slash, so "/", a tab, "/evil.example" would leave the site;
+    any control character, whitespace or backslash refuses."""
+    if not target or any(ch.isspace() or ord(ch) < 32 or ch in "\\\x7f" for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return default
+    if parts.path.startswith("//"):
+        return default
+    return target
 
 
 @bp.get("/")
@@ -70,7 +79,8 @@ def login() -> Any:
             session.clear()
             session.permanent = True
             session["token"] = raw
-            return redirect(_safe_next(request.args.get("next")))
+            home = url_for("graph_pages.search_page")
+            return redirect(safe_next(request.args.get("next"), home))
         form.password.errors = ["Wrong tenant, username or password."]
         return render_template("login.html", form=form), 401
     status = 400 if request.method == "POST" else 200

@@ -10,8 +10,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.errors import Invalid
+from app.core.errors import DomainError
 from app.ingest.models import Connector, IngestCounter
+
+
+class ConnectorInvalid(DomainError):
+    code = "validation_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,7 @@ def put_connector(
     """Create or change the session's tenant's connector ``name``. A changed
     bucket starts full, like a new one."""
     if spec.batch_size > spec.burst:
-        raise Invalid(
+        raise ConnectorInvalid(
             f"batch_size ({spec.batch_size}) is larger than burst ({spec.burst}): "
             "such a batch could never pass the token bucket"
         )

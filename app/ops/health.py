@@ -13,9 +13,12 @@ from app.core.migrate import pending
 from app.ops.views import scheduler_state
 from app.web.context import services
 from app.web.guard import public
+from app.web.scrape import require_scrape_access
 
 TEXT: dict[int | str, Any] = {
-    200: {"description": "Prometheus text", "content": {"text/plain": {}}}
+    200: {"description": "Prometheus text", "content": {"text/plain": {}}},
+    401: "a scrape token is configured and this request did not carry it",
+    403: "no scrape token is configured and this request is not from the loopback",
 }
 bp = APIBlueprint("health", __name__, tag="Health")
 SCHEDULER_READY = frozenset({"leader", "standby", "disabled"})
@@ -53,6 +56,8 @@ def readyz() -> Any:
 @public
 @bp.doc(responses=TEXT)
 def metrics() -> Response:
-    """Prometheus text exposition (every gunicorn worker's, aggregated)."""
+    """Prometheus text exposition (every gunicorn worker's, aggregated). Loopback
+    only, or with the scrape token when SUMMIT_METRICS_TOKEN is set."""
+    require_scrape_access()
     body, content_type = exposition(services().metrics.registry)
     return Response(body, content_type=content_type)

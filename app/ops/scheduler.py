@@ -66,7 +66,6 @@ JOBS: Final[dict[str, tuple[str, Callable[[ProbeRuntime, str], int]]]] = {
     "policy": ("probe_policy_interval_seconds", run_probe),
     "ingest-auto-replay": ("ingest_auto_replay_interval_seconds", run_ingest_auto_replay),
 }
-PROBE_JOBS: Final = frozenset({"golden-path", "policy"})
 
 
 def run_job(runtime: ProbeRuntime, name: str) -> int:
@@ -137,14 +136,16 @@ class Scheduler:
         period = self.ttl.total_seconds() / 3
         while True:
             try:
-                self._tick()
+                self.elect_once()
             except Exception:  # the database is away: we cannot know we still lead
                 log.exception("scheduler election failed; standing by")
                 self._step_down(wait=False)
             if self._stop.wait(period):
                 return
 
-    def _tick(self) -> None:
+    def elect_once(self) -> None:
+        """One round of the election: claim or renew the lease, then lead or stand
+        by accordingly (the elector thread calls this every third of the lease)."""
         with self.db.session(tenant_id=None, write=True) as session:
             mine = leases.claim(
                 session=session, name=LEASE, holder=self.holder, now=self.clock(), ttl=self.ttl

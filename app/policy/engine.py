@@ -85,6 +85,12 @@ class PolicyEngine:
     def actions(self) -> frozenset[str]:
         return self._loaded.actions
 
+    @property
+    def parsed(self) -> tuple[cedarpy.PolicySet, cedarpy.Schema]:
+        """The parsed policies and schema every decision uses (benchmarks compare
+        the engine with cedarpy alone on these same handles)."""
+        return self._loaded.policies, self._loaded.schema
+
     def decide(self, request: Request) -> Decision:
         self._maybe_reload()
         loaded = self._loaded

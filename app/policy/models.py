@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -36,3 +36,23 @@ class PolicyDecision(TenantOwned, Base):
     decision: Mapped[str] = mapped_column(String(8))
     reasons: Mapped[list[str]] = mapped_column(JSON)
     elapsed_ms: Mapped[float] = mapped_column(Float)
+
+
+class PolicyDecisionCount(TenantOwned, Base):
+    """Route decisions that allowed, counted per minute instead of kept one by
+    one: at 1,000 requests a second a row each was ~86 M rows a day. Each
+    process writes one row per (tenant, minute, action, role) once the minute
+    is over; readers sum them."""
+
+    __tablename__ = "policy_decision_counts"
+    __table_args__ = (Index("ix_policy_decision_counts_tenant_minute", "tenant_id", "minute"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(  # type: ignore[assignment]
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True
+    )
+    minute: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    principal_role: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(8))
+    count: Mapped[int] = mapped_column(Integer)

@@ -66,3 +66,20 @@ class DecisionOut(Schema):
 class DecisionPage(Schema):
     decisions = List(Nested(DecisionOut), required=True)
     next_cursor = String(allow_none=True, required=True)
+
+
+class CountsQuery(Schema):
+    since = DateTime(metadata={"description": "default: an hour ago"})
+    until = DateTime(metadata={"description": "default: now"})
+
+
+class DecisionCountOut(Schema):
+    minute = DateTime(required=True)
+    action = String(required=True)
+    principal_role = String(required=True)
+    decision = String(required=True)
+    count = Integer(required=True)
+
+
+class DecisionCountsOut(Schema):
+    counts = List(Nested(DecisionCountOut), required=True)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import DomainError
 from app.policy import authz
 from app.policy.engine import Request
-from app.policy.models import PolicyDecision
+from app.policy.models import PolicyDecision, PolicyDecisionCount
 
 
 class UnknownAction(DomainError):
@@ -70,3 +71,30 @@ def all_decisions(*, session: Session, filters: dict[str, Any]) -> Iterator[Poli
     """Every matching decision, newest first, streamed from a server-side cursor."""
     statement = _matching(filters, before_id=None).execution_options(yield_per=1000)
     yield from session.scalars(statement)
+
+
+def decision_counts(*, session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Route decisions that allowed, per minute, action and role, oldest first
+    (the session's tenant; summed over the processes that counted them)."""
+    total = func.sum(PolicyDecisionCount.count)
+    rows = session.execute(
+        select(
+            PolicyDecisionCount.minute,
+            PolicyDecisionCount.action,
+            PolicyDecisionCount.principal_role,
+            PolicyDecisionCount.decision,
+            total,
+        )
+        .where(PolicyDecisionCount.minute >= since, PolicyDecisionCount.minute < until)
+        .group_by(
+            PolicyDecisionCount.minute,
+            PolicyDecisionCount.action,
+            PolicyDecisionCount.principal_role,
+            PolicyDecisionCount.decision,
+        )
+        .order_by(PolicyDecisionCount.minute, PolicyDecisionCount.action)
+    )
+    return [
+        {"minute": m, "action": a, "principal_role": r, "decision": d, "count": int(n)}
+        for m, a, r, d, n in rows
+    ]

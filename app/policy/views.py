@@ -5,14 +5,24 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from apiflask import APIBlueprint
 from flask import Response
 
+from app.core import csvcells
 from app.core.db import utcnow
 from app.policy import authz, service
-from app.policy.schemas import DecideIn, DecideOut, DecisionOut, DecisionPage, DecisionQuery
+from app.policy.schemas import (
+    CountsQuery,
+    DecideIn,
+    DecideOut,
+    DecisionCountsOut,
+    DecisionOut,
+    DecisionPage,
+    DecisionQuery,
+)
 from app.web.context import db_session, principal, services
 from app.web.cursors import decode_cursor, encode_cursor
 from app.web.guard import requires
@@ -59,6 +69,19 @@ def decisions(query: dict[str, Any]) -> Any:
     return {"decisions": rows, "next_cursor": encode_cursor("id", last) if last else None}
 
 
+@bp.get("/decisions/counts")
+@requires("read_decisions")
+@bp.input(CountsQuery, location="query", arg_name="query")
+@bp.output(DecisionCountsOut)
+def decision_counts(query: dict[str, Any]) -> Any:
+    """Route checks that allowed, counted per minute, action and role (they are
+    not kept one by one; denies and decision-API answers are, under /decisions)."""
+    until = query.get("until") or utcnow()
+    since = query.get("since") or until - timedelta(hours=1)
+    counts = service.decision_counts(session=db_session(), since=since, until=until)
+    return {"counts": counts}
+
+
 @bp.get("/decisions/export.csv")
 @requires("read_decisions")
 @bp.input(DecisionQuery, location="query", arg_name="query")
@@ -81,7 +104,7 @@ def export_decisions(query: dict[str, Any]) -> Response:
             for decision in service.all_decisions(session=session, filters=query):
                 row = shape.dump(decision)
                 row["reasons"] = " ".join(row["reasons"])
-                writer.writerow(row[name] for name in names)
+                writer.writerow(csvcells.row(row[name] for name in names))
                 if buffer.tell() > 65536:
                     yield buffer.getvalue()
                     buffer.seek(0)

@@ -12,12 +12,10 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 from wtforms.validators import Length as FormLength
 
-from app.core.db import utcnow
 from app.identity.service import tenant_by_slug, tenants
-from app.quotas import service
 from app.quotas.service import LIMIT_RANGES
-from app.quotas.views import admin_overview
-from app.web.context import db_session, principal, services
+from app.quotas.views import admin_overview, change_limits
+from app.web.context import db_session, principal
 from app.web.docs import PAGE, WEB_UI, html
 from app.web.guard import requires
 
@@ -71,14 +69,7 @@ def change_quotas_page(tenant: str) -> Response | tuple[str, int]:
         problems = "; ".join(f"{f.label.text}: {e}" for f in form for e in f.errors)
         flash(f"{target.slug} not changed: {problems}", "error")
         return _render(400)
-    service.set_limits(
-        session=db_session(),
-        tenant_slug=target.slug,
-        changes={name: getattr(form, name).data for name in LIMIT_RANGES},
-        actor=principal().username,
-        reason=form.reason.data or "",
-        defaults=services().quota_defaults,
-        now=utcnow(),
-    )
+    changes = {name: getattr(form, name).data for name in LIMIT_RANGES}
+    change_limits(target.slug, changes, form.reason.data or "")
     flash(f"Quotas of {target.slug} changed.", "info")
     return redirect(url_for("quotas_pages.quotas_page"))

@@ -28,6 +28,23 @@ def admin_overview(slug: str) -> dict[str, Any]:
     )
 
 
+def change_limits(slug: str, changes: dict[str, int], reason: str) -> None:
+    """Record the change (who, old, new, why) and start the tenant's rate bucket
+    afresh, so every worker's next request of the tenant runs on the new limits."""
+    session = db_session()
+    tenant = tenant_by_slug(session=session, slug=slug)
+    service.set_limits(
+        session=session,
+        tenant_slug=tenant.slug,
+        changes=changes,
+        actor=principal().username,
+        reason=reason,
+        defaults=services().quota_defaults,
+        now=utcnow(),
+    )
+    services().limiter.forget(tenant=str(tenant.id))
+
+
 @bp.get("/quotas")
 @requires("read")
 @bp.output(QuotasOut)
@@ -56,13 +73,5 @@ def change_quotas(tenant: str, body: dict[str, Any]) -> Any:
     """Raise or lower a tenant's limits (operators). Takes effect on the tenant's
     next request on every worker; recorded with who, old, new and why."""
     reason = body.pop("reason")
-    service.set_limits(
-        session=db_session(),
-        tenant_slug=tenant,
-        changes=body,
-        actor=principal().username,
-        reason=reason,
-        defaults=services().quota_defaults,
-        now=utcnow(),
-    )
+    change_limits(tenant, body, reason)
     return admin_overview(tenant)

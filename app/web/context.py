@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from app.identity.service import Principal
-from app.services import Services
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 
 def services() -> Services:
-    return cast(Services, current_app.extensions["summit"])
+    return cast("Services", current_app.extensions["summit"])
 
 
 def db_session() -> Session:

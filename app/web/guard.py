@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from app.core.db import utcnow
 from app.identity.service import Principal, TokenRejected, resolve_token
 from app.policy import authz
+from app.quotas.ratelimit import RateState
 from app.web.context import db_session, services
 from app.web.errors import api_error
 
@@ -39,7 +40,8 @@ def public(view: F) -> F:
 
 
 def requires(action: str, *, via: str = "bearer", writes: bool | None = None) -> Callable[[F], F]:
-    """Authenticate the caller, ask authz whether it may do ``action``, scope the session.
+    """Authenticate the caller, hold the tenant to its limits, ask the policy
+    engine whether it may do ``action``, scope the session.
 
     Views that change data (by default: any method but GET, HEAD, OPTIONS;
     ``writes=False`` for a POST that only computes) run in one write
@@ -47,16 +49,19 @@ def requires(action: str, *, via: str = "bearer", writes: bool | None = None) ->
     """
     if action not in authz.ACTIONS:
         raise ValueError(f"unknown action {action!r}: not in the policy schema")
-    authenticate_caller = _from_bearer if via == "bearer" else _from_web_session
+    credential = _bearer_token if via == "bearer" else _session_token
+    kind = "api" if via == "bearer" else "web"
 
     def decorator(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            caller = authenticate_caller()
+            raw = credential()
+            _refuse_early(raw)
+            caller = _authenticate(raw, kind)
             g.principal = caller
             svc = services()
             if caller.tenant_id is not None:
-                _rate_limit(caller)
+                _admit(caller, raw)
             decision = authz.authorize(
                 engine=svc.policy,
                 log=svc.decisions,
@@ -84,33 +89,76 @@ def requires(action: str, *, via: str = "bearer", writes: bool | None = None) ->
     return decorator
 
 
-def _rate_limit(caller: Principal) -> None:
-    """Spend one request of the caller's tenant budget, or refuse with 429."""
+def _refuse_early(raw: str) -> None:
+    """A token whose tenant this worker refused a moment ago is checked against
+    the shared bucket first, and refused before any database work while the
+    bucket stays empty: a tenant flooding past its limit costs the others one
+    store read per request, not a token query and a session."""
     svc = services()
+    refused = svc.refusals.get(raw)
+    if refused is None:
+        return
+    tenant = str(refused.tenant_id)
+    state = svc.limiter.still_refused(tenant=tenant, qps=refused.qps, burst=refused.burst)
+    if state is not None:
+        g.tenant_slug = refused.slug  # for the access log and metrics
+        _refuse(refused.tenant_id, refused.slug, state, reason="rate")
+
+
+def _admit(caller: Principal, raw: str) -> None:
+    """Spend one request of the tenant's budget and take an in-flight slot, or 429."""
+    svc = services()
+    assert caller.tenant_id is not None
     defaults = svc.quota_defaults
     qps = caller.qps or defaults.qps
     burst = defaults.burst if caller.burst is None else caller.burst
     state = svc.limiter.hit(tenant=str(caller.tenant_id), qps=qps, burst=burst)
     g.rate_state = state
-    if state.allowed:
-        return
-    route = request.url_rule.rule if request.url_rule else request.path
     slug = caller.tenant_slug or "-"
+    if state.allowed:
+        svc.refusals.forget(raw)
+    else:
+        svc.refusals.remember(raw, tenant_id=caller.tenant_id, slug=slug, qps=qps, burst=burst,
+                              retry_after=state.retry_after)  # fmt: skip
+        _refuse(caller.tenant_id, slug, state, reason="rate")
+    cap = svc.settings.tenant_max_inflight
+    if cap and not svc.limiter.acquire(tenant=str(caller.tenant_id), cap=cap):
+        _refuse(caller.tenant_id, slug, state, reason="inflight")
+    g.inflight = bool(cap)
+
+
+def release_inflight(_exc: BaseException | None = None) -> None:
+    """Give this request's in-flight slot back (teardown: it runs however the
+    request ended)."""
+    if g.pop("inflight", False):
+        services().limiter.release()
+
+
+def _refuse(tenant_id: int, slug: str, state: RateState, *, reason: str) -> None:
+    svc = services()
+    route = request.url_rule.rule if request.url_rule else request.path
     svc.metrics.rate_limited.labels(slug, route).inc()
-    assert caller.tenant_id is not None
-    suppressed = svc.rejections.rejected(tenant_id=caller.tenant_id, route=route, reason="rate")
+    suppressed = svc.rejections.rejected(tenant_id=tenant_id, route=route, reason=reason)
     if suppressed is not None:
         log.warning(
             "rate limited",
-            extra={"tenant": slug, "route": route, "suppressed_since_last": suppressed},
+            extra={"tenant": slug, "route": route, "reason": reason,
+                   "suppressed_since_last": suppressed},
+        )  # fmt: skip
+    if reason == "inflight":
+        raise api_error(
+            429,
+            "too_many_in_flight",
+            f"tenant {slug} already has {svc.settings.tenant_max_inflight} requests running; "
+            "retry after 1 s",
+            headers={**state.headers(), "Retry-After": "1"},
         )
-    headers = state.headers()
     raise api_error(
         429,
         "rate_limited",
-        f"tenant {slug} is over its rate limit ({qps}/s, burst {burst}); "
-        f"retry after {headers['Retry-After']} s",
-        headers=headers,
+        f"tenant {slug} is over its rate limit ({state.limit} requests a second); "
+        f"retry after {state.retry_after} s",
+        headers=state.headers(),
     )
 
 
@@ -122,12 +170,7 @@ def rate_limit_headers(response: Response) -> Response:
     return response
 
 
-def _resolve(raw: str, kind: str) -> Principal:
-    with services().db.read_only() as connection:
-        return resolve_token(connection=connection, raw=raw, kind=kind, now=utcnow())
-
-
-def _from_bearer() -> Principal:
+def _bearer_token() -> str:
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise api_error(
@@ -136,22 +179,26 @@ def _from_bearer() -> Principal:
             "send a token: Authorization: Bearer <token> (POST /api/v1/auth/login)",
             headers={"WWW-Authenticate": 'Bearer realm="summit"'},
         )
+    return raw.strip()
+
+
+def _session_token() -> str:
+    raw = session.get("token")
+    if not raw or not isinstance(raw, str):
+        raise Unauthenticated
+    return raw
+
+
+def _authenticate(raw: str, kind: str) -> Principal:
     try:
-        return _resolve(raw.strip(), "api")
+        with services().db.read_only() as connection:
+            return resolve_token(connection=connection, raw=raw, kind=kind, now=utcnow())
     except TokenRejected as exc:
+        if kind == "web":
+            session.clear()
+            raise Unauthenticated from None
         header = f'Bearer realm="summit", error="invalid_token", error_description="{exc.code}"'
         raise api_error(401, exc.code, exc.message, headers={"WWW-Authenticate": header}) from None
-
-
-def _from_web_session() -> Principal:
-    raw = session.get("token")
-    if not raw:
-        raise Unauthenticated
-    try:
-        return _resolve(raw, "web")
-    except TokenRejected:
-        session.clear()
-        raise Unauthenticated from None
 
 
 def login_redirect(_exc: Unauthenticated) -> Response:

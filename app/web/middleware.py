@@ -34,7 +34,9 @@ def _finish(response: Response) -> Response:
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule else "<unmatched>"
     caller = g.get("principal")
-    tenant = caller.tenant_slug if caller and caller.tenant_slug else NO_TENANT
+    tenant = (
+        caller.tenant_slug if caller and caller.tenant_slug else g.get("tenant_slug", NO_TENANT)
+    )
     traffic = "synthetic" if caller and caller.role == "synthetic" else "user"
     svc = services()
     svc.metrics.observe(
@@ -49,6 +51,10 @@ def _finish(response: Response) -> Response:
     if svc.settings.env == "test":  # lets tests see which gunicorn worker answered
         response.headers["X-Summit-Worker"] = str(os.getpid())
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if caller is not None or "Set-Cookie" in response.headers or request.authorization:
+        # An answer for one signed-in caller must not be kept by a browser or a
+        # proxy for the next person at that machine.
+        response.headers["Cache-Control"] = "no-store"
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = HTML_CSP
         response.headers["X-Frame-Options"] = "DENY"

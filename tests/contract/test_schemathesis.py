@@ -12,6 +12,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -72,7 +73,7 @@ schema = schemathesis.openapi.from_dict(_document()).exclude(path_regex=r"logout
     suppress_health_check=list(HealthCheck),
 )
 def test_no_server_errors_and_responses_match_the_schema(
-    case: schemathesis.Case, served: dict[str, str]
+    case: schemathesis.Case[Any], served: dict[str, str]
 ) -> None:
     case.call_and_validate(
         base_url=served["url"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +33,14 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_service("Redis", redis_problem())
     redis.Redis.from_url(REDIS_URL).flushdb()
     var = tmp_path_factory.mktemp("quotas") / "var"
-    with serving(var, SUMMIT_SCHEDULER="false", SUMMIT_ENV="test", REDIS_URL=REDIS_URL) as url:
+    # No in-flight cap here: these tests count the rate limit alone.
+    with serving(
+        var,
+        REDIS_URL=REDIS_URL,
+        SUMMIT_SCHEDULER="false",
+        SUMMIT_ENV="test",
+        SUMMIT_TENANT_MAX_INFLIGHT="0",
+    ) as url:
         yield url
     redis.Redis.from_url(REDIS_URL).flushdb()
 
@@ -79,7 +88,7 @@ def test_two_workers_admit_no_more_than_limit_plus_burst(shared_server: str) -> 
     assert len(admitted) <= 4 + 6  # one shared budget, not one per worker
     assert len(admitted) >= 4
     headers = refused[0].headers
-    assert headers["RateLimit-Policy"] == '"burst";q=10;w=1, "sustained";q=40;w=10'
+    assert headers["RateLimit-Policy"] == '"tenant";q=10;w=1'
     assert headers["RateLimit-Remaining"] == "0"
     assert int(headers["Retry-After"]) >= 1
     # Remaining is read just after each hit, so concurrent hits may share a value.
@@ -100,6 +109,31 @@ def test_a_bump_reaches_both_workers_without_a_restart(shared_server: str) -> No
         r.headers["X-Summit-Worker"] for r in before
     }
     assert {r.headers["RateLimit-Limit"] for r in after} == {"1000"}
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The README's embedded default: three workers, no Redis (SQLite everything)."""
+    var = tmp_path_factory.mktemp("embedded") / "var"
+    with serving(var, workers=3, SUMMIT_SCHEDULER="false", SUMMIT_ENV="test") as url:
+        yield url
+
+
+def test_the_embedded_default_admits_no_more_than_limit_plus_burst(embedded_server: str) -> None:
+    """Regression: without REDIS_URL each of the three workers kept its own
+    limiter, so up to three times a tenant's limit was admitted."""
+    alice, ops = login(embedded_server, "acme", "alice"), login(embedded_server, None, "ops")
+    bump(embedded_server, ops, qps=10, burst=20)  # also starts the bucket afresh
+    started = time.monotonic()
+    responses = burst_of(embedded_server, alice, 300)
+    elapsed = time.monotonic() - started
+    assert len({r.headers["X-Summit-Worker"] for r in responses}) == 3
+    admitted = sum(r.status_code == 200 for r in responses)
+    codes = {r.json()["error"]["code"] for r in responses if r.status_code == 429}
+    assert codes <= {"rate_limited", "too_many_in_flight"}
+    # 20 at once, then 10 a second for as long as the 300 took (about a second).
+    assert admitted <= 20 + math.ceil(10 * elapsed), (admitted, elapsed)
+    assert admitted >= 10
 
 
 def write_then_read(url: str, alice: dict[str, str]) -> None:

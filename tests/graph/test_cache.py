@@ -7,8 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from prometheus_client import CollectorRegistry
 
-from tests.support.world import World, seed_world
+from app.core.metrics import Metrics
+from app.graph.cache import Bounds, CacheKey, QueryCache
+from tests.support.world import World, seed_world, services
 
 
 def search(world: World, q: str = "rocket", user: str = "alice") -> Any:
@@ -60,14 +63,77 @@ def test_cached_answers_never_cross_tenants_or_roles(world: World) -> None:
     assert world.client.get(url, headers=world.headers("carol")).status_code == 404
 
 
-def test_hits_misses_and_evictions_are_counted(make_app: Callable[..., Flask]) -> None:
-    world = seed_world(make_app(SUMMIT_CACHE_MAX_ENTRIES=2))
+def test_hits_and_misses_are_counted(world: World) -> None:
     for q in ("rocket", "rocket", "acme", "wile", "rocket"):
         search(world, q)
     metrics = world.client.get("/metrics").get_data(as_text=True)
-    assert 'summit_cache_requests_total{kind="search",result="hit"} 1.0' in metrics
-    assert 'summit_cache_requests_total{kind="search",result="miss"} 4.0' in metrics
-    assert "summit_cache_evictions_total 2.0" in metrics
+    assert 'summit_cache_requests_total{kind="search",result="hit"} 2.0' in metrics
+    assert 'summit_cache_requests_total{kind="search",result="miss"} 3.0' in metrics
+
+
+def memory_cache(**bounds: int) -> tuple[QueryCache, Metrics]:
+    metrics = Metrics(CollectorRegistry())
+    limits = {"max_bytes": 1000, "tenant_max_bytes": 600, "max_entry_bytes": 300, **bounds}
+    return QueryCache(redis_url="", bounds=Bounds(ttl=60, **limits), metrics=metrics), metrics
+
+
+def key(tenant: int, n: int) -> CacheKey:
+    return QueryCache.key("search", tenant_id=tenant, generation=0, role="admin", params=n)
+
+
+def test_a_tenant_over_its_bytes_evicts_its_own_oldest_never_anothers() -> None:
+    cache, metrics = memory_cache()
+    cache.put(key(2, 0), b"b" * 200)
+    for n in range(5):
+        cache.put(key(1, n), b"a" * 200)
+    assert cache.tenant_bytes(1) <= 600
+    assert cache.get("search", key(1, 0)) is None  # its oldest went first
+    assert cache.get("search", key(1, 4)) is not None
+    assert cache.get("search", key(2, 0)) is not None  # the other tenant kept its answer
+    assert metrics.registry.get_sample_value("summit_cache_evictions_total") == 2
+
+
+def test_the_process_total_is_bounded_by_evicting_the_biggest_tenant() -> None:
+    cache, _ = memory_cache(max_bytes=700)
+    cache.put(key(2, 0), b"b" * 250)
+    for n in range(3):
+        cache.put(key(1, n), b"a" * 200)
+    assert cache.size_bytes <= 700
+    assert cache.get("search", key(2, 0)) is not None
+
+
+def test_an_answer_over_the_entry_limit_is_not_cached() -> None:
+    cache, metrics = memory_cache()
+    cache.put(key(1, 0), b"x" * 301)
+    assert cache.get("search", key(1, 0)) is None
+    assert cache.size_bytes == 0
+    assert metrics.registry.get_sample_value("summit_cache_skipped_total") == 1
+
+
+def test_reading_large_entities_between_writes_keeps_memory_bounded(
+    make_app: Callable[..., Flask],
+) -> None:
+    """Regression: the cache was capped at 10,000 entries, not bytes; reading a
+    ~1 MB entity then writing anything, repeated, took three workers from 627 MB
+    to 2.38 GB in 32 s."""
+    app = make_app(SUMMIT_CACHE_TENANT_MAX_BYTES=400_000, SUMMIT_CACHE_MAX_ENTRY_BYTES=300_000)
+    world = seed_world(app)
+    alice = world.headers("alice")
+    sizes = []
+    for n in range(12):
+        body = {"kind": "event", "name": f"big {n}", "dataset": "d",
+                "attributes": {"blob": "x" * 150_000}}  # fmt: skip
+        entity = world.client.post("/api/v1/entities", json=body, headers=alice).get_json()
+        assert (
+            world.client.get(f"/api/v1/entities/{entity['id']}", headers=alice).status_code == 200
+        )
+        sizes.append(services(app).cache.size_bytes)  # each write made earlier answers stale
+    assert max(sizes) <= 400_000
+    huge = {"kind": "event", "name": "huge", "dataset": "d", "attributes": {"blob": "y" * 350_000}}
+    entity = world.client.post("/api/v1/entities", json=huge, headers=alice).get_json()
+    fetched = world.client.get(f"/api/v1/entities/{entity['id']}", headers=alice)
+    again = world.client.get(f"/api/v1/entities/{entity['id']}", headers=alice)
+    assert (fetched.headers["X-Cache"], again.headers["X-Cache"]) == ("MISS", "MISS")
 
 
 def test_a_zero_ttl_serves_no_stale_answer(make_app: Callable[..., Flask]) -> None:

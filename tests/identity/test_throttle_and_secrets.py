@@ -4,39 +4,125 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from werkzeug.test import TestResponse
 
+from app.core.gcra import SqliteStore
+from app.identity.throttle import LoginThrottle
 from tests.support.world import PASSWORD, World, seed_world
 
 
-def attempt(world: World, password: str, username: str = "bob", tenant: str = "acme") -> object:
+def attempt(
+    world: World,
+    password: str,
+    username: str = "bob",
+    tenant: str | None = "acme",
+    address: str = "127.0.0.1",
+) -> TestResponse:
     return world.client.post(
-        "/api/v1/auth/login", json={"tenant": tenant, "username": username, "password": password}
+        "/api/v1/auth/login",
+        json={"tenant": tenant, "username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
     )
+
+
+STRANGER, OWNER = "203.0.113.7", "198.51.100.4"
+
+
+@pytest.mark.parametrize(("tenant", "username"), [("acme", "bob"), (None, "ops"),
+                                                  ("acme", "synthetic")])  # fmt: skip
+def test_a_strangers_failures_never_lock_the_owner_out(
+    make_app: Callable[..., Flask], tenant: str | None, username: str
+) -> None:
+    """Regression: five failures from anywhere locked any account, probe users
+    and the operator included, for everyone."""
+    world = seed_world(make_app(SUMMIT_LOGIN_MAX_FAILURES=3), entities_per_tenant=0)
+    for _ in range(30):
+        attempt(world, "guess", username, tenant, address=STRANGER)
+    assert attempt(world, PASSWORD, username, tenant, address=STRANGER).status_code == 429
+    assert attempt(world, PASSWORD, username, tenant, address=OWNER).status_code == 200
+
+
+def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(
+    make_app: Callable[..., Flask],
+) -> None:
+    """Regression: the per-address limit used the proxy's address, so behind a
+    reverse proxy a few strangers locked everyone out."""
+    app = make_app(SUMMIT_LOGIN_MAX_FAILURES=3, SUMMIT_TRUSTED_PROXIES=1)
+    world = seed_world(app, entities_per_tenant=0)
+    login = {"tenant": "acme", "username": "bob"}
+
+    def via_proxy(client_address: str, password: str) -> int:
+        return world.client.post(
+            "/api/v1/auth/login",
+            json={**login, "password": password},
+            headers={"X-Forwarded-For": client_address},
+        ).status_code
+
+    for n in range(60):
+        via_proxy(f"203.0.113.{n}", "guess")  # many strangers, one proxy
+    assert via_proxy(OWNER, PASSWORD) == 200
+
+
+def test_guessing_waits_longer_the_longer_it_goes_on() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(
+        SqliteStore(Path(tempfile.mkdtemp()) / "limits.db"), max_failures=5,
+        window_seconds=300, clock=clock,
+    )  # fmt: skip
+    who = {"tenant": "acme", "username": "bob", "address": STRANGER}
+    waits = []
+    for _ in range(40):
+        wait = throttle.retry_after(**who)
+        if wait is not None:
+            waits.append(wait)
+            clock.now += wait
+        throttle.failed(**who)
+    assert waits[0] == 60  # after five quick failures: one more a minute
+    assert max(waits) >= 900  # past twenty: one per quarter of an hour
+    assert throttle.retry_after(tenant="acme", username="bob", address=OWNER) is None
+
+
+def test_one_address_guessing_many_accounts_is_stopped(make_app: Callable[..., Flask]) -> None:
+    world = seed_world(make_app(SUMMIT_LOGIN_MAX_FAILURES=2), entities_per_tenant=0)
+    for n in range(25):
+        attempt(world, "guess", username=f"user{n}", address=STRANGER)
+    assert attempt(world, PASSWORD, username="alice", address=STRANGER).status_code == 429
+    assert attempt(world, PASSWORD, username="alice", address=OWNER).status_code == 200
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_password_guessing_is_throttled_per_account(make_app: Callable[..., Flask]) -> None:
     world = seed_world(make_app(SUMMIT_LOGIN_MAX_FAILURES=3), entities_per_tenant=0)
     for _ in range(3):
-        assert attempt(world, "guess").status_code == 401  # type: ignore[attr-defined]
+        assert attempt(world, "guess").status_code == 401
     refused = attempt(world, PASSWORD)  # even the right password, while throttled
-    assert refused.status_code == 429  # type: ignore[attr-defined]
-    assert refused.get_json()["error"]["code"] == "too_many_attempts"  # type: ignore[attr-defined]
-    assert 0 < int(refused.headers["Retry-After"]) <= 300  # type: ignore[attr-defined]
-    assert attempt(world, PASSWORD, username="alice").status_code == 200  # type: ignore[attr-defined]
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "too_many_attempts"
+    assert 0 < int(refused.headers["Retry-After"]) <= 300
+    assert attempt(world, PASSWORD, username="alice").status_code == 200
 
 
 def test_a_success_clears_the_failure_count(make_app: Callable[..., Flask]) -> None:
     world = seed_world(make_app(SUMMIT_LOGIN_MAX_FAILURES=3), entities_per_tenant=0)
     for _ in range(2):
         attempt(world, "guess")
-    assert attempt(world, PASSWORD).status_code == 200  # type: ignore[attr-defined]
+    assert attempt(world, PASSWORD).status_code == 200
     for _ in range(2):
-        assert attempt(world, "guess").status_code == 401  # type: ignore[attr-defined]
-    assert attempt(world, PASSWORD).status_code == 200  # type: ignore[attr-defined]
+        assert attempt(world, "guess").status_code == 401
+    assert attempt(world, PASSWORD).status_code == 200
 
 
 def test_the_web_login_is_throttled_too(make_app: Callable[..., Flask]) -> None:
@@ -46,15 +132,15 @@ def test_the_web_login_is_throttled_too(make_app: Callable[..., Flask]) -> None:
     for _ in range(2):
         web_login(world.client, "acme", "bob", password="guess")
     page = web_login(world.client, "acme", "bob")
-    assert page.status_code == 429  # type: ignore[attr-defined]
-    assert "Too many failed logins" in page.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert page.status_code == 429
+    assert "Too many failed logins" in page.get_data(as_text=True)
 
 
 def test_secure_cookie_when_configured(make_app: Callable[..., Flask]) -> None:
     from tests.support.web import web_login
 
     world = seed_world(make_app(SUMMIT_COOKIE_SECURE=True), entities_per_tenant=0)
-    cookie = web_login(world.client, "acme", "alice").headers["Set-Cookie"]  # type: ignore[attr-defined]
+    cookie = web_login(world.client, "acme", "alice").headers["Set-Cookie"]
     assert "; Secure" in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie

@@ -4,9 +4,11 @@ JSON arrays, NDJSON and gzip (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import orjson
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
 from app.core.tenancy import ALL_TENANTS
@@ -202,8 +204,8 @@ def test_broken_gzip_and_unknown_encodings_are_refused(world: World) -> None:
 
 
 def test_bodies_and_batches_past_the_limits_are_413_and_write_nothing(
-    make_app, world: World
-) -> None:  # type: ignore[no-untyped-def]
+    make_app: Callable[..., Flask], world: World
+) -> None:
     app = make_app(SUMMIT_INGEST_MAX_BODY_BYTES=4096, SUMMIT_INGEST_MAX_BATCH=5)
     client = app.test_client()
     big = ndjson(*(event(f"b{i}", payload={"pad": "x" * 100}) for i in range(40)))
@@ -218,7 +220,9 @@ def test_bodies_and_batches_past_the_limits_are_413_and_write_nothing(
     assert stats(world)["received"] == 0
 
 
-def test_an_event_larger_than_the_event_limit_goes_to_the_dlq(make_app, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_an_event_larger_than_the_event_limit_goes_to_the_dlq(
+    make_app: Callable[..., Flask], world: World
+) -> None:
     client = make_app(SUMMIT_INGEST_MAX_EVENT_BYTES=512).test_client()
     body = post(world, ndjson(event("huge", payload={"pad": "x" * 600}), event("s")), client=client)
     assert body.get_json()["errors"][0]["reason"] == "event_too_large"

@@ -5,6 +5,8 @@ refused, operators read no tenant data."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from sqlalchemy import select
 
@@ -102,7 +104,7 @@ def test_every_ingest_route_refuses_analysts_operators_and_strangers(world: Worl
     item = seed_acme(world)
     for method, path in ROUTES:
         url = path.format(item=item)
-        kwargs = {"json": {}} if method in ("post", "put") else {}
+        kwargs: dict[str, Any] = {"json": {}} if method in ("post", "put") else {}
         if path.endswith("/events"):
             kwargs = {"data": ndjson(event("z")), "content_type": "application/x-ndjson"}
         call = getattr(world.client, method)

@@ -18,7 +18,7 @@ SECRET = (
 
 def browser(app: Flask, tenant: str, user: str) -> FlaskClient:
     client = app.test_client()
-    assert web_login(client, tenant, user).status_code == 302  # type: ignore[attr-defined]
+    assert web_login(client, tenant, user).status_code == 302
     return client
 
 

@@ -145,13 +145,16 @@ def test_auto_replay_ingests_items_a_connector_now_accepts_within_max_attempts(
     world.client.put("/api/v1/ingest/connectors/crm", json=spec, headers=headers)
     post(world, ndjson(event("a1", type="signup"), b'{"id":"never","source":"crm"}'))
     db = services(world.app).db
-    run = {"db": db, "limits": LIMITS, "wait": 5, "clock": utcnow}
-    assert auto_replay(**run) == 0  # signup is still not accepted: one more attempt
+
+    def run() -> int:
+        return auto_replay(db=db, limits=LIMITS, wait=5, clock=utcnow)
+
+    assert run() == 0  # signup is still not accepted: one more attempt
     spec["event_types"] = ["login", "signup"]
     world.client.put("/api/v1/ingest/connectors/crm", json=spec, headers=headers)
-    assert auto_replay(**run) == 1
+    assert run() == 1
     assert ("a1", "signup") in events(world)
-    assert auto_replay(**run) == 0  # 'never' has had its 3 attempts: left for a person
+    assert run() == 0  # 'never' has had its 3 attempts: left for a person
     items = world.client.get("/api/v1/ingest/dlq?status=pending", headers=headers).get_json()
     [left] = items["items"]
     assert (left["event_id"], left["attempts"]) == ("never", 3)

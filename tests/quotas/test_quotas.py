@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.core.db import utcnow
 from app.core.tenancy import ALL_TENANTS
 from app.graph.models import Entity
+from app.identity.models import Tenant
 from app.quotas.service import JobQuotaExceeded, finish_job, start_job
 from tests.support.world import World, seed_world, services
 
@@ -105,14 +107,16 @@ def test_rate_limit_admits_limit_plus_burst_then_429_with_headers(world: World) 
     world.headers("alice")
     world.headers("carol")  # log in before the budget is small
     patch(world, "acme", {"qps": 2, "burst": 3, "reason": "test"})
+    # The bucket holds the burst (3) and refills 2 a second: any second admits
+    # at most qps + burst. These eight arrive within far less than half a second.
     statuses = [search(world) for _ in range(8)]
-    assert [r.status_code for r in statuses] == [200] * 5 + [429] * 3
-    first, refused = statuses[0], statuses[5]
+    assert [r.status_code for r in statuses] == [200] * 3 + [429] * 5
+    first, refused = statuses[0], statuses[3]
     assert first.headers["RateLimit-Limit"] == "5"
-    assert first.headers["RateLimit-Remaining"] == "4"
-    assert first.headers["RateLimit-Policy"] == '"burst";q=5;w=1, "sustained";q=20;w=10'
-    assert first.headers["RateLimit"] == '"burst";r=4;t=1'
-    assert statuses[4].headers["RateLimit-Remaining"] == "0"
+    assert first.headers["RateLimit-Remaining"] == "2"
+    assert first.headers["RateLimit-Policy"] == '"tenant";q=5;w=1'
+    assert first.headers["RateLimit"] == '"tenant";r=2;t=1'
+    assert statuses[2].headers["RateLimit-Remaining"] == "0"
     assert refused.get_json()["error"]["code"] == "rate_limited"
     assert 1 <= int(refused.headers["Retry-After"]) <= 10
     assert refused.headers["RateLimit-Remaining"] == "0"
@@ -217,7 +221,7 @@ def test_concurrent_jobs_are_limited_per_tenant(world: World) -> None:
 def web_login_ops(world: World) -> None:
     from tests.support.web import web_login
 
-    assert web_login(world.client, "", "ops").status_code == 302  # type: ignore[attr-defined]
+    assert web_login(world.client, "", "ops").status_code == 302
 
 
 def test_quota_page_shows_tenants_and_changes_them_with_a_reason(world: World) -> None:
@@ -263,3 +267,63 @@ def test_tenants_get_quota_rows_at_start_up(make_app: Callable[..., Flask]) -> N
         rows = session.scalars(select(TenantQuota)).all()
     assert len(rows) == 2
     assert {row.qps for row in rows} == {100}  # existing rows are not overwritten
+
+
+def statements_during(app: Flask, call: Callable[[], Any]) -> tuple[Any, int]:
+    count = 0
+
+    def counted(*_: Any) -> None:
+        nonlocal count
+        count += 1
+
+    engine = services(app).db.engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        return call(), count
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+
+
+def test_a_tenant_over_its_limit_is_refused_before_any_database_work(world: World) -> None:
+    """Fairness: a flood that is refused must cost the other tenants next to
+    nothing; its 429s were answered after a token query."""
+    world.headers("alice")
+    patch(world, "acme", {"qps": 1, "burst": 1, "reason": "test"})
+    assert search(world).status_code == 200
+    first_refusal, _ = statements_during(world.app, lambda: search(world))
+    assert first_refusal.status_code == 429  # learnt with one token query
+    again, statements = statements_during(world.app, lambda: search(world))
+    assert again.status_code == 429
+    assert again.get_json()["error"]["code"] == "rate_limited"
+    assert int(again.headers["Retry-After"]) >= 1
+    assert statements == 0
+    assert search(world, "carol").status_code == 200  # the other tenant is served
+
+
+def test_a_tenant_at_its_in_flight_cap_is_refused(make_app: Callable[..., Flask]) -> None:
+    app = make_app(SUMMIT_TENANT_MAX_INFLIGHT=1)
+    world = seed_world(app)
+    with services(app).db.session(tenant_id=ALL_TENANTS) as session:
+        acme = str(session.scalar(select(Tenant.id).where(Tenant.slug == "acme")))
+    held, done = threading.Event(), threading.Event()
+
+    def hold_a_slot() -> None:  # another worker thread busy with an acme request
+        assert services(app).limiter.acquire(tenant=acme, cap=1)
+        held.set()
+        done.wait(10)
+        services(app).limiter.release()
+
+    holder = threading.Thread(target=hold_a_slot)
+    holder.start()
+    try:
+        held.wait(10)
+        busy = search(world)
+        assert busy.status_code == 429
+        assert busy.get_json()["error"]["code"] == "too_many_in_flight"
+        assert busy.headers["Retry-After"] == "1"
+        assert search(world, "carol").status_code == 200  # globex has its own slots
+    finally:
+        done.set()
+        holder.join()
+    assert search(world).status_code == 200  # the slot given back, and ours too
+    assert search(world).status_code == 200

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,47 +40,49 @@ def summit(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Complet
     )
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_http(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    """Poll ``url`` until it answers 200; fail at once if ``process`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"summit serve exited with {process.returncode}")
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if requests.get(url, timeout=1).status_code == 200:
                 return
         except requests.RequestException:  # refused, or accepted before a worker is up
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"summit serve not ready after {timeout}s")
+    raise RuntimeError(f"{what} not ready after {timeout}s")
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    wait_http(f"{url}/readyz", process, "summit serve", timeout)
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int  # gunicorn's master; its workers are its children
 
 
 @contextmanager
-def serving(var: Path, **extra_env: str) -> Iterator[str]:
-    """`summit demo --seed-only`, then `summit serve` (gunicorn, 2 workers) with
-    ``extra_env``; yields its URL and stops it by PID when done."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SUMMIT_VAR_DIR": str(var),
-        "SUMMIT_PORT": str(port),
-        "SUMMIT_DEMO_PASSWORD": DEMO_PASSWORD,
-        "SUMMIT_LOG_LEVEL": "WARNING",
-        **extra_env,
-    }
-    env.pop("DATABASE_URL", None)
-    summit("demo", "--seed-only", env=env)
-    log = (var / "serve.log").open("wb")
+def summit_server(
+    env: dict[str, str], *, workers: int | None = 2, threads: int = 1, log: Path | None = None
+) -> Iterator[Server]:
+    """`summit serve` (gunicorn) with ``env`` (which names SUMMIT_VAR_DIR and
+    SUMMIT_PORT); yields it once ready and stops it by PID when done.
+    ``workers=None`` keeps serve's default (cores + 1)."""
+    argv = [sys.executable, "-m", "app.cli", "serve", "--threads", str(threads)]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    out = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{env['SUMMIT_PORT']}"
     try:
         wait_ready(url, process)
-        yield url
+        yield Server(url, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -87,7 +90,32 @@ def serving(var: Path, **extra_env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        log.close()
+        if log is not None and not isinstance(out, int):
+            out.close()
+
+
+def server_env(var: Path, **extra_env: str) -> dict[str, str]:
+    """The environment of a test server: its own var dir and port, quiet logs, the
+    test demo password; SQLite under ``var`` unless ``extra_env`` names a DATABASE_URL."""
+    env = {
+        **os.environ,
+        "SUMMIT_VAR_DIR": str(var),
+        "SUMMIT_PORT": str(free_port()),
+        "SUMMIT_DEMO_PASSWORD": DEMO_PASSWORD,
+        "SUMMIT_LOG_LEVEL": "WARNING",
+    }
+    env.pop("DATABASE_URL", None)
+    return {**env, **extra_env}
+
+
+@contextmanager
+def serving(var: Path, *, workers: int = 2, **extra_env: str) -> Iterator[str]:
+    """`summit demo --seed-only`, then `summit serve` (gunicorn, 2 workers) with
+    ``extra_env``; yields its URL and stops it by PID when done."""
+    env = server_env(var, **extra_env)
+    summit("demo", "--seed-only", env=env)
+    with summit_server(env, workers=workers, log=var / "serve.log") as server:
+        yield server.url
 
 
 def api_login(url: str, tenant: str | None, username: str) -> dict[str, str]:

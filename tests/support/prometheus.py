@@ -17,7 +17,7 @@ from typing import Any
 import requests
 import yaml
 
-from tests.support.live import free_port
+from tests.support.live import free_port, wait_http
 from tests.support.services import require_service
 
 PROMETHEUS = "prometheus"
@@ -55,26 +55,12 @@ class Prometheus:
         raise AssertionError(f"{expr!r} never held within {timeout} s; last: {result}")
 
 
-def _wait_up(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} not ready after {timeout} s")
-
-
 @contextmanager
 def _running(argv: list[str], url: str, log: Path, what: str) -> Iterator[None]:
     with log.open("wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         try:
-            _wait_up(url, process, what)
+            wait_http(f"{url}/-/ready", process, what, timeout=20)
             yield
         finally:
             process.send_signal(signal.SIGTERM)

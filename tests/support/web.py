@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.support.world import PASSWORD
 
@@ -18,7 +19,7 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
 
 def web_login(
     client: FlaskClient, tenant: str, username: str, password: str = PASSWORD, next_path: str = ""
-) -> object:
+) -> TestResponse:
     url = "/login" + (f"?next={next_path}" if next_path else "")
     return client.post(
         url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +91,65 @@ def test_oversize_body_is_413_and_writes_nothing(make_app: Callable[..., Flask])
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "payload_too_large"
     assert entity_count(world.app) == 0
+
+
+def test_a_chunked_oversize_body_is_413_and_writes_nothing(
+    make_app: Callable[..., Flask],
+) -> None:
+    """Regression: without Content-Length the body was cut at the limit and then
+    refused as malformed JSON (400)."""
+    world = seed_world(make_app(SUMMIT_MAX_BODY_BYTES=4096), entities_per_tenant=0)
+    body = b'{"kind": "organization", "name": "' + b"x" * 8000 + b'", "dataset": "d"}'
+    response = world.client.post(
+        "/api/v1/entities",
+        input_stream=io.BytesIO(body),
+        headers={**world.headers("alice"), "Content-Type": "application/json",
+                 "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # what gunicorn says for chunked
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload_too_large"
+    assert entity_count(world.app) == 0
+
+
+def nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/auth/login", "/api/v1/entities", "/api/v1/policy/decide"]
+)
+def test_json_nested_a_thousand_deep_is_400_before_anything_else(world: World, path: str) -> None:
+    """Regression: Python's JSON parser recursed into a RecursionError (a 500) on
+    any route, before authentication."""
+    body = "[" * 1000 + "]" * 1000
+    response = world.client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "too_deep"
+
+
+def test_deeply_nested_attributes_are_400_and_write_nothing(world: World) -> None:
+    """Regression: attributes nested 255 to 1,000 deep passed the parser and made
+    orjson fail (a 500) when the entity was written back."""
+    for depth in (40, 300):
+        body = {"kind": "organization", "name": "x", "dataset": "d", "attributes": nested(depth)}
+        response = world.client.post("/api/v1/entities", json=body, headers=world.headers("alice"))
+        assert response.status_code == 400, depth
+        assert response.get_json()["error"]["code"] == "too_deep"
+    assert entity_count(world.app) == 3 * 2  # the seed's, nothing more
+
+
+def test_a_cursor_past_64_bits_is_400(world: World) -> None:
+    """Regression: a cursor of 2**63 reached the database (OverflowError, a 500)."""
+    cursor = base64.urlsafe_b64encode(f"pk:{2**63}".encode()).decode().rstrip("=")
+    response = world.client.get(
+        "/api/v1/entities", query_string={"cursor": cursor}, headers=world.headers("alice")
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_cursor"
 
 
 @pytest.mark.parametrize(

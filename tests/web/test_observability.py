@@ -13,6 +13,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from app import create_app
 from tests.support.metrics import labels, samples
+from tests.support.web import web_login
 from tests.support.world import PASSWORD, World, app_config
 
 
@@ -120,3 +121,51 @@ def test_html_pages_carry_security_headers(world: World) -> None:
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     api = world.client.get("/healthz")
     assert api.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_authenticated_answers_are_never_stored(world: World) -> None:
+    api = world.client.get("/api/v1/search?q=rocket", headers=world.headers("alice"))
+    assert api.headers["Cache-Control"] == "no-store"
+    web_login(world.client, "acme", "alice")
+    page = world.client.get("/search?q=rocket")
+    assert page.headers["Cache-Control"] == "no-store"
+    refused = world.app.test_client().get(
+        "/api/v1/search?q=rocket", headers={"Authorization": "Bearer x"}
+    )
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in world.app.test_client().get("/healthz").headers
+
+
+def test_metrics_are_refused_to_strangers_by_default(world: World) -> None:
+    """Regression: /metrics was public and listed tenant names and volumes."""
+    world.client.get("/api/v1/search?q=rocket", headers=world.headers("alice"))
+    remote = world.client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert remote.status_code == 403
+    assert "acme" not in remote.get_data(as_text=True)
+    proxied = world.client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status_code == 403  # a proxy on the loopback is not the loopback
+    assert world.client.get("/metrics").status_code == 200  # the local Prometheus
+
+
+def test_a_scrape_token_opens_metrics_to_whoever_holds_it(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    token = tmp_path / "scrape-token"
+    token.write_text("scrape-secret\n")
+    app = make_app(SUMMIT_METRICS_TOKEN=token.read_text().strip())
+    client = app.test_client()
+    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/metrics", environ_base=remote).status_code == 401
+    assert client.get("/metrics").status_code == 401  # the loopback needs it too, once set
+    wrong = {"Authorization": "Bearer guess"}
+    assert client.get("/metrics", headers=wrong, environ_base=remote).status_code == 401
+    right = {"Authorization": "Bearer scrape-secret"}
+    assert client.get("/metrics", headers=right, environ_base=remote).status_code == 200
+
+
+def test_a_trusted_proxy_passes_on_the_clients_address(make_app: Callable[..., Flask]) -> None:
+    client = make_app(SUMMIT_TRUSTED_PROXIES=1).test_client()
+    outside = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert outside.status_code == 403
+    inside = client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
+    assert inside.status_code == 200
