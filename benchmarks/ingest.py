@@ -114,8 +114,7 @@ def postgres_ceiling(plan: LoadPlan) -> float:
 
 
 def run_load(plan: LoadPlan, database: str, work: Path, workers: int) -> LoadReport:
-    count = workers or (os.cpu_count() or 1) + 1  # summit serve's own default
-    with live(work / f"var-{database}", database=database, workers=count) as server:
+    with live(work / f"var-{database}", database=database, workers=workers) as server:
         headers = login(server.url, tenant="acme", username="alice", password=DEMO_PASSWORD)
         return Load(replace(plan, url=server.url), headers).run()
 
@@ -153,13 +152,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="batches in flight [workers - 1: summit serve's in-flight cap for one tenant]",
+    )
     parser.add_argument("--invalid-ratio", type=float, default=0.002)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument(
         "--workers", type=int, default=0, help="gunicorn workers [default: cores + 1]"
     )
     args = parser.parse_args()
+    workers = args.workers or (os.cpu_count() or 1) + 1  # summit serve's own default
+    # One tenant may keep all but one worker busy (SUMMIT_TENANT_MAX_INFLIGHT under
+    # summit serve): more in flight only collects 429 too_many_in_flight.
+    concurrency = args.concurrency or max(1, workers - 1)
     with tempfile.TemporaryDirectory(prefix="summit-ingest-bench-") as tmp:
         work = Path(tmp)
         for database in args.databases.split(","):
@@ -167,11 +175,11 @@ def main() -> None:
                 url="",
                 events=args.events,
                 batch=args.batch,
-                concurrency=args.concurrency,
+                concurrency=concurrency,
                 invalid_ratio=args.invalid_ratio,
             )
             ceiling = sqlite_ceiling(plan, work) if database == "sqlite" else postgres_ceiling(plan)
-            result = run_load(plan, database, work, args.workers)
+            result = run_load(plan, database, work, workers)
             report(database, ceiling, result)
 
 

@@ -110,12 +110,13 @@ def summary(report: LoadReport) -> list[str]:
     rate = sent / report.seconds if report.seconds else 0.0
     ms = [report.percentile(q) * 1000 for q in (0.50, 0.95, 0.99)]
     dlq_share = report.invalid / sent * 100 if sent else 0.0
+    codes = ", ".join(f"{code} {n}" for code, n in sorted(report.refusal_codes.items()))
     lines = [
         f"sent {sent:,} events in {plan.batches:,} batches of {plan.batch:,} "
         f"({plan.concurrency} in flight) in {report.seconds:.2f} s: {rate:,.0f} events/s",
         f"batch latency: P50 {ms[0]:.1f} ms, P95 {ms[1]:.1f} ms, P99 {ms[2]:.1f} ms",
         f"backpressure: {report.refusals.get(429, 0)} x 429, {report.refusals.get(503, 0)} x 503 "
-        f"(Retry-After honoured); {report.retries} retries in all "
+        f"({codes or 'none'}; Retry-After honoured); {report.retries} retries in all "
         f"({report.connection_retries} after connection errors, "
         f"{report.server_error_retries} after 5xx); {report.replayed_answers} answers replayed",
         f"DLQ: {report.delta('dlq'):,} events ({dlq_share:.3f} % of those sent)",

@@ -96,6 +96,7 @@ class LoadReport:
     duplicates: int = 0
     latencies: list[float] = field(default_factory=list)
     refusals: dict[int, int] = field(default_factory=dict)  # 429/503 -> count
+    refusal_codes: dict[str, int] = field(default_factory=dict)  # error code -> count
     connection_retries: int = 0
     server_error_retries: int = 0
     replayed_answers: int = 0
@@ -227,7 +228,7 @@ class Load:
             if response.status_code < 300:
                 return response
             if response.status_code in (429, 503):
-                self._note(response.status_code)
+                self._note(response.status_code, _code(response))
                 self._wait(deadline, _retry_after(response), response.text[:200])
             elif response.status_code >= 500:
                 self._note("server")
@@ -235,15 +236,17 @@ class Load:
             else:
                 raise LoadError(f"{response.status_code} from the server: {response.text[:500]}")
 
-    def _note(self, kind: int | str) -> None:
+    def _note(self, kind: int | str, code: str = "") -> None:
         with self._lock:
+            report = self.report
             if kind == "connection":
-                self.report.connection_retries += 1
+                report.connection_retries += 1
             elif kind == "server":
-                self.report.server_error_retries += 1
+                report.server_error_retries += 1
             else:
                 assert isinstance(kind, int)
-                self.report.refusals[kind] = self.report.refusals.get(kind, 0) + 1
+                report.refusals[kind] = report.refusals.get(kind, 0) + 1
+                report.refusal_codes[code] = report.refusal_codes.get(code, 0) + 1
 
     def _wait(self, deadline: float, seconds: float, why: str) -> None:
         if time.monotonic() + seconds > deadline:
@@ -258,6 +261,14 @@ def _retry_after(response: requests.Response) -> float:
     except ValueError:
         seconds = 1.0
     return seconds + random.uniform(0, 0.25)  # noqa: S311 - jitter, not a secret
+
+
+def _code(response: requests.Response) -> str:
+    """The error code of a refusal (``{"error": {"code"}}``), or its status."""
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return str(response.status_code)
 
 
 def _backoff(attempt: int) -> float:

@@ -246,7 +246,6 @@ def replay_dlq(body: dict[str, Any]) -> Any:
         max_rate=body["max_rate"],
         limit=body["limit"],
     )
-    db_session().close()  # hold no session (nor SQLite's read snapshot) while replaying
     try:
         return replay.replay(
             db=services().db,

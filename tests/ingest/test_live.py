@@ -59,7 +59,10 @@ def run_in_background(load: Load) -> tuple[threading.Thread, list[LoadReport | B
 def test_a_server_killed_mid_load_ends_with_every_acknowledged_event_once(
     tmp_path: Path, database: str
 ) -> None:
-    with live(tmp_path / "var", database=database) as server:
+    # The tenant in-flight cap (app.web.guard) is off here: slots held by the
+    # workers this test kills stay taken until they go stale (120 s), which
+    # would stall every retry for two minutes; this test is about durability.
+    with live(tmp_path / "var", database=database, SUMMIT_TENANT_MAX_INFLIGHT="0") as server:
         acked = [0]
         plan = LoadPlan(url=server.url, events=40_000, batch=1000, concurrency=4,
                         invalid_ratio=0.002, give_up_after=90)  # fmt: skip
@@ -96,8 +99,9 @@ def test_a_saturated_writer_answers_429_and_503_and_the_harness_still_reconciles
         plan = LoadPlan(url=server.url, events=30_000, batch=1000, concurrency=8,
                         invalid_ratio=0.002, source="load-sat", give_up_after=60)  # fmt: skip
         report = Load(plan, headers).run()
-    assert report.refusals.get(503, 0) > 0, "more senders than slots: some were told to wait"
-    assert report.refusals.get(429, 0) > 0, "faster than the connector's bucket allows"
+    codes = report.refusal_codes
+    assert codes.get("ingest_busy", 0) + codes.get("writer_saturated", 0) > 0, codes
+    assert codes.get("connector_throttled", 0) > 0, "faster than the connector's bucket allows"
     assert report.mismatches() == []
     assert report.delta("dlq") == report.invalid == 60
     assert report.delta("dlq") / (report.valid + report.invalid) < 0.005
