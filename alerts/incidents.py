@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ class Notifier(Protocol):
     name: str
 
     def notify(self, *, session: Session, incident: Incident, event: str, now: datetime) -> None:
-        """Tell someone that ``incident`` was "opened" or "resolved"."""
+        """Tell someone that ``incident`` was "opened", "acknowledged" or "resolved"."""
 
 
 class DatabaseNotifier:
@@ -101,22 +101,65 @@ def open_incident(
 
 
 def resolve_incident(
-    *, session: Session, incident: Incident, now: datetime, notifiers: Sequence[Notifier]
+    *,
+    session: Session,
+    incident: Incident,
+    now: datetime,
+    notifiers: Sequence[Notifier],
+    by: str | None = None,
 ) -> Incident:
+    """Close ``incident``: ``by`` names the person; None means its rule saw it recover."""
     if incident.status != "open":
         return incident
     incident.status = "resolved"
     incident.resolved_at = now
+    incident.resolved_by = by
     session.flush()
     for notifier in notifiers:
         notifier.notify(session=session, incident=incident, event="resolved", now=now)
     return incident
 
 
+def acknowledge_incident(
+    *,
+    session: Session,
+    incident: Incident,
+    by: str,
+    now: datetime,
+    notifiers: Sequence[Notifier],
+) -> Incident:
+    """Someone is on it. Only an open, unacknowledged incident changes (idempotent)."""
+    if incident.status != "open" or incident.acknowledged_at is not None:
+        return incident
+    incident.acknowledged_at = now
+    incident.acknowledged_by = by
+    session.flush()
+    for notifier in notifiers:
+        notifier.notify(session=session, incident=incident, event="acknowledged", now=now)
+    return incident
+
+
+def get_incident(*, session: Session, incident_id: str) -> Incident | None:
+    return session.get(Incident, incident_id)
+
+
 def list_incidents(
-    *, session: Session, status: str | None = None, limit: int = 50
+    *, session: Session, status: str | None = None, key: str | None = None, limit: int = 50
 ) -> list[Incident]:
     statement = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
     if status:
         statement = statement.where(Incident.status == status)
+    if key:
+        statement = statement.where(Incident.key == key)
     return list(session.scalars(statement))
+
+
+def prune_resolved(*, session: Session, before: datetime) -> int:
+    """Delete incidents resolved before ``before`` (their notifications go with
+    them); open incidents are never pruned. Returns how many."""
+    result = session.execute(
+        delete(Incident)
+        .where(Incident.status == "resolved", Incident.resolved_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -35,6 +35,11 @@ class Incident(Base):
     opened_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     details: Mapped[dict[str, Any]]
+    # Who took it (an operator's acknowledgement) and who closed it: a person,
+    # or None when its rule saw it recover.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
 class IncidentNotification(Base):

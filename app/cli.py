@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 
 import click
@@ -11,12 +12,19 @@ import click
 from app import console
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=console.SummitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="summit")
-def main() -> None:
+@click.option(
+    "--traceback",
+    is_flag=True,
+    help="On an unexpected error, show the full traceback (expected ones are one line).",
+)
+def main(traceback: bool) -> None:
     """Summit: the SRE control plane for IntelGraph.
 
-    Settings come from the environment (see docs/configuration.md).
+    Settings come from the environment (see docs/configuration.md). Expected
+    failures print one line and exit 2 (usage, configuration) or 1 (a check
+    that failed).
     """
 
 
@@ -41,6 +49,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     # measured best on 2 cores (docs/benchmarks.md); more workers only thrash.
     workers = workers or settings.workers or (os.cpu_count() or 1) + 1
     threads = threads or settings.threads
+    _check_free(host, port)
     metrics_dir = settings.var_dir.resolve() / "prometheus-multiproc"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # a previous run's counters are not ours
     metrics_dir.mkdir(parents=True)
@@ -73,13 +82,29 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     os.execv(sys.executable, argv)  # noqa: S606 - gunicorn replaces us: signals reach it directly
 
 
+def _check_free(host: str, port: int) -> None:
+    """gunicorn would print a page of retries for a port in use: say it in one line."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as exc:
+        raise console.ConfigurationError(
+            f"cannot listen on {host}:{port}: {exc.strerror} (stop what runs there, "
+            "or choose another with --port or SUMMIT_PORT)"
+        ) from None
+
+
 def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
+    from app.alerting.commands import alerts
     from app.demo.commands import demo
+    from app.governance.commands import audit_group
     from app.ingest.commands import ingest
     from app.ops.commands import jobs, preflight, probes
+    from app.ops.dashboard_commands import dashboards
 
-    for command in (demo, ingest, jobs, preflight, probes):
+    for command in (alerts, audit_group, dashboards, demo, ingest, jobs, preflight, probes):
         main.add_command(command)
 
 

@@ -12,11 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.alerting import pages as alerting_pages
+from app.alerting import views as alerting_views
+from app.alerting.service import RequestStats
 from app.core import logs
 from app.core.db import Database, utcnow
 from app.core.gcra import open_store
-from app.core.metrics import Metrics
+from app.core.metrics import Metrics, QuotaUse
 from app.core.tenancy import ALL_TENANTS
+from app.governance import pages as governance_pages
+from app.governance import views as governance_views
 from app.graph import pages as graph_pages
 from app.graph import views as graph_views
 from app.graph.cache import Bounds, QueryCache
@@ -27,8 +32,9 @@ from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
 from app.ingest import pages as ingest_pages
 from app.ingest import views as ingest_views
-from app.ops import health, scheduler
+from app.ops import dashboard_views, health, scheduler
 from app.ops import pages as ops_pages
+from app.ops import public as ops_public
 from app.ops import views as ops_views
 from app.policy import views as policy_views
 from app.policy.engine import PolicyEngine
@@ -37,10 +43,10 @@ from app.quotas import pages as quota_pages
 from app.quotas import views as quota_views
 from app.quotas.ratelimit import RecentRefusals, TenantRateLimiter
 from app.quotas.rejections import RejectionLog
-from app.quotas.service import Limits, ensure_rows
+from app.quotas.service import Limits, ensure_rows, quota_use
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
-from app.web import bodies, context, errors, forms, guard, middleware, openapi
+from app.web import bodies, context, errors, explorer, forms, guard, middleware, nav, openapi
 
 # Endpoints that APIFlask and Flask add themselves.
 FRAMEWORK_ENDPOINTS = frozenset({"static", "openapi.spec"})
@@ -55,6 +61,13 @@ BLUEPRINTS = (
     quota_pages.bp,
     ops_views.bp,
     ops_pages.bp,
+    governance_views.bp,
+    governance_pages.bp,
+    alerting_views.bp,
+    alerting_pages.bp,
+    dashboard_views.bp,
+    ops_public.bp,
+    explorer.bp,
     ingest_views.bp,
     ingest_pages.bp,
 )
@@ -93,12 +106,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.extensions["summit"] = services
     atexit.register(services.decisions.close)
     atexit.register(services.rejections.close)
+    if services.request_stats is not None:
+        atexit.register(services.request_stats.close)
 
     middleware.init_app(app)
     errors.init_app(app)
     app.before_request(bodies.check_request)
+    nav.init_app(app)
     app.teardown_appcontext(context.close_session)
-    app.teardown_request(guard.release_inflight)
+    app.after_request(guard.release_inflight)
+    app.teardown_request(guard.release_inflight_at_teardown)
     app.before_request(forms.protect_forms)
     forms.csrf.init_app(app)
     app.register_error_handler(guard.Unauthenticated, guard.login_redirect)
@@ -109,6 +126,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.spec_processor(lambda spec: openapi.complete(app, spec))
     _check_every_route_is_guarded(app, services.policy.actions)
     services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
+    services.metrics.watch_tenants(lambda: _quota_use(services.db, services.quota_defaults))
     _ensure_quota_rows(services.db, services.quota_defaults)
     # Last: the scheduler (when SUMMIT_SCHEDULER is on) starts threads.
     runtime, leader = scheduler.start(settings=settings, db=services.db, metrics=services.metrics)
@@ -153,7 +171,15 @@ def _services(settings: Settings, db: Database, metrics: Metrics) -> Services:
             settings.default_concurrent_jobs,
             settings.default_storage_bytes,
         ),
+        request_stats=_request_stats(settings, db),
     )
+
+
+def _request_stats(settings: Settings, db: Database) -> RequestStats | None:
+    if not settings.request_stats:
+        return None
+    retention = timedelta(days=settings.request_stats_retention_days)
+    return RequestStats(db, clock=utcnow, retention=retention)
 
 
 def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -216,6 +242,11 @@ def _ensure_quota_rows(db: Database, defaults: Limits) -> None:
             session.commit()
     except SQLAlchemyError:
         return  # schema not created yet: `summit init` has not run
+
+
+def _quota_use(db: Database, defaults: Limits) -> list[QuotaUse]:
+    with db.session(tenant_id=ALL_TENANTS) as session:
+        return quota_use(session=session, defaults=defaults)
 
 
 def _tenant_slugs(db: Database) -> list[str]:

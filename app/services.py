@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.alerting.service import RequestStats
 from app.core.db import Database
 from app.core.metrics import Metrics
 from app.graph.cache import QueryCache
@@ -31,9 +32,12 @@ class Services:
     rejections: RejectionLog
     cache: QueryCache
     quota_defaults: Limits
+    request_stats: RequestStats | None = None  # SLO status without Prometheus (issue 11)
 
     def close(self) -> None:
         """Flush what is buffered, then let go of connections."""
         self.decisions.close()
         self.rejections.close()
+        if self.request_stats is not None:
+            self.request_stats.close()
         self.db.dispose()

@@ -7,8 +7,10 @@ is an error, because which one wins would be a guess.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -54,14 +56,27 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="SUMMIT_LOG_LEVEL"
     )
-    password_hash_profile: Literal["rfc9106-low-memory", "cheapest"] = Field(
-        "rfc9106-low-memory", validation_alias="SUMMIT_PASSWORD_HASH_PROFILE"
+    password_hash_profile: Literal["owasp-minimum", "rfc9106-low-memory", "cheapest"] = Field(
+        "owasp-minimum", validation_alias="SUMMIT_PASSWORD_HASH_PROFILE"
     )
 
     redis_url: str = Field("", validation_alias="REDIS_URL")
     # hardening (issue 10)
     metrics_token: str = Field("", validation_alias="SUMMIT_METRICS_TOKEN")
     trusted_proxies: int = Field(0, ge=0, le=10, validation_alias="SUMMIT_TRUSTED_PROXIES")
+    # retention of what the `prune` job removes
+    token_retention_days: int = Field(
+        7, ge=1, le=3650, validation_alias="SUMMIT_TOKEN_RETENTION_DAYS"
+    )
+    probe_run_retention_days: int = Field(
+        30, ge=1, le=3650, validation_alias="SUMMIT_PROBE_RUN_RETENTION_DAYS"
+    )
+    incident_retention_days: int = Field(
+        365, ge=1, le=36500, validation_alias="SUMMIT_INCIDENT_RETENTION_DAYS"
+    )
+    prune_interval_seconds: int = Field(
+        3600, ge=1, le=86400, validation_alias="SUMMIT_PRUNE_INTERVAL_SECONDS"
+    )
     # requests of one tenant running at once on this host (0: no cap); `summit
     # serve` sets it to its workers x threads - 1, so one worker is always free
     tenant_max_inflight: int = Field(
@@ -85,8 +100,11 @@ class Settings(BaseSettings):
     probe_tenant: str = Field("acme", validation_alias="SUMMIT_PROBE_TENANT")
     probe_username: str = Field("synthetic", validation_alias="SUMMIT_PROBE_USERNAME")
     probe_password: str = Field("", validation_alias="SUMMIT_PROBE_PASSWORD")
-    probe_search_query: str = Field("rocket", validation_alias="SUMMIT_PROBE_SEARCH_QUERY")
-    probe_entity_name: str = Field("Acme Rocket Works", validation_alias="SUMMIT_PROBE_ENTITY")
+    # The probes' own synthetic records (seeded per tenant): probe users see no other.
+    probe_search_query: str = Field(
+        "summit probe target", validation_alias="SUMMIT_PROBE_SEARCH_QUERY"
+    )
+    probe_entity_name: str = Field("Summit Probe Target", validation_alias="SUMMIT_PROBE_ENTITY")
     probe_other_tenant: str = Field("globex", validation_alias="SUMMIT_PROBE_OTHER_TENANT")
     probe_timeout_seconds: float = Field(
         10.0, gt=0, le=60, validation_alias="SUMMIT_PROBE_TIMEOUT_SECONDS"
@@ -173,6 +191,70 @@ class Settings(BaseSettings):
     cache_max_entry_bytes: int = Field(
         256 * 1024, ge=0, le=1024**3, validation_alias="SUMMIT_CACHE_MAX_ENTRY_BYTES"
     )
+
+    # governance: retention, legal hold, subject export, audit (issue 14)
+    audit_signing_key: str = Field("", validation_alias="SUMMIT_AUDIT_SIGNING_KEY")
+    retention_default_days: int = Field(
+        365, ge=1, le=36500, validation_alias="SUMMIT_RETENTION_DEFAULT_DAYS"
+    )
+    purge_batch_size: int = Field(1000, ge=1, le=10_000, validation_alias="SUMMIT_PURGE_BATCH_SIZE")
+    purge_interval_seconds: int = Field(
+        3600, ge=1, le=86400 * 7, validation_alias="SUMMIT_PURGE_INTERVAL_SECONDS"
+    )
+    audit_checkpoint_interval_seconds: int = Field(
+        600, ge=1, le=86400 * 7, validation_alias="SUMMIT_AUDIT_CHECKPOINT_INTERVAL_SECONDS"
+    )
+    export_link_ttl_seconds: int = Field(
+        3600, ge=60, le=30 * 86400, validation_alias="SUMMIT_EXPORT_LINK_TTL_SECONDS"
+    )
+    probe_governance_interval_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias="SUMMIT_PROBE_GOVERNANCE_INTERVAL_SECONDS"
+    )
+    probe_governance_tenants: str = Field(
+        "acme,globex", validation_alias="SUMMIT_PROBE_GOVERNANCE_TENANTS"
+    )
+
+    @property
+    def probe_governance_tenant_names(self) -> tuple[str, ...]:
+        names = (name.strip() for name in self.probe_governance_tenants.split(","))
+        return tuple(name for name in names if name)
+
+    @property
+    def exports_dir(self) -> Path:
+        return (self.var_dir / "exports").resolve()
+
+    # Where responders reach this control plane: alert and page links (runbooks,
+    # the SLO view, the webhook) and dashboard links. Default: this server.
+    public_url: str = Field("", validation_alias="SUMMIT_PUBLIC_URL")
+
+    @property
+    def summit_url(self) -> str:
+        """The control plane's URL for links: SUMMIT_PUBLIC_URL, or this server on the loopback."""
+        return self.public_url or f"http://127.0.0.1:{self.port}"
+
+    # SLOs and alerting (issue 11)
+    alerts_dashboard_url: str = Field("", validation_alias="SUMMIT_ALERTS_DASHBOARD_URL")
+    prometheus_url: str = Field("", validation_alias="PROMETHEUS_URL")
+    request_stats: bool = Field(True, validation_alias="SUMMIT_REQUEST_STATS")
+    request_stats_retention_days: int = Field(
+        35, ge=1, le=3650, validation_alias="SUMMIT_REQUEST_STATS_RETENTION_DAYS"
+    )
+    slo_specs_dir: Path | None = Field(None, validation_alias="SUMMIT_SLO_SPECS_DIR")
+    runbooks_dir: Path | None = Field(None, validation_alias="SUMMIT_RUNBOOKS_DIR")
+
+    # dashboards (issue 13): the Grafana `summit dashboards push` publishes to.
+    grafana_url: str = Field("", validation_alias="GRAFANA_URL")
+    grafana_token: str = Field("", validation_alias="GRAFANA_TOKEN")  # or GRAFANA_TOKEN_FILE
+    grafana_folder_uid: str = Field(
+        "summit", pattern=r"^[A-Za-z0-9_-]{1,40}$", validation_alias="GRAFANA_FOLDER_UID"
+    )
+
+    @field_validator("public_url", "prometheus_url", "grafana_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
 
     # ingest (issue 15): bounded work in flight, and how long a batch may wait
     # for the writer before the sender is told to come back (503 Retry-After)
@@ -274,7 +356,14 @@ def normalise_database_url(url: str) -> str:
 
 # Settings whose values never appear in an error message or a log line.
 SECRET_SETTINGS = frozenset(
-    {"SUMMIT_SECRET_KEY", "SUMMIT_DEMO_PASSWORD", "SUMMIT_PROBE_PASSWORD", "SUMMIT_METRICS_TOKEN"}
+    {
+        "SUMMIT_SECRET_KEY",
+        "SUMMIT_DEMO_PASSWORD",
+        "SUMMIT_PROBE_PASSWORD",
+        "SUMMIT_METRICS_TOKEN",
+        "SUMMIT_AUDIT_SIGNING_KEY",
+        "GRAFANA_TOKEN",
+    }
 )
 # URLs: shown with their password masked.
 URL_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})
@@ -329,16 +418,39 @@ def secret_key(settings: Settings) -> str:
         return settings.secret_key
     if settings.env == "production":
         raise SettingsError("SUMMIT_SECRET_KEY: required when SUMMIT_ENV=production")
-    path = settings.var_dir / "secret_key"
+    return _kept_secret(settings.var_dir / "secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def audit_signing_key(settings: Settings) -> bytes:
+    """The 32-byte Ed25519 seed that signs audit checkpoints (urlsafe base64 in
+    SUMMIT_AUDIT_SIGNING_KEY or its _FILE), kept outside the database so that
+    someone who can write the database cannot forge a checkpoint. Outside
+    production one is generated once under the var dir."""
+    text = settings.audit_signing_key
+    if not text:
+        if settings.env == "production":
+            raise SettingsError("SUMMIT_AUDIT_SIGNING_KEY: required when SUMMIT_ENV=production")
+        make = lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # noqa: E731
+        text = _kept_secret(settings.var_dir / "audit_signing_key", make)
+    try:
+        seed = base64.urlsafe_b64decode(text.encode())
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise SettingsError("SUMMIT_AUDIT_SIGNING_KEY: must be 32 bytes in urlsafe base64")
+    return seed
+
+
+def _kept_secret(path: Path, make: Callable[[], str]) -> str:
     if path.exists():
         return path.read_text().strip()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside and hard-linked into place: a worker racing us either
     # wins the link or reads the complete file, never a half-written one.
-    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
+        handle.write(make())
     try:
         os.link(tmp, path)
     except FileExistsError:

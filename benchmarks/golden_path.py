@@ -137,10 +137,10 @@ def floor_runs(base: str, n: int) -> list[float]:
             form = {"csrf_token": token.group(1) if token else "", "tenant": "acme",
                     "username": "synthetic", "password": PASSWORD}  # fmt: skip
             http.post(f"{base}/login", data=form, timeout=10).raise_for_status()
-            found = http.get(f"{base}/search?q=rocket", timeout=10).text
-            entity = re.search(r'href="(/entities/[^"]+)">Acme Rocket Works<', found)
+            found = http.get(f"{base}/search?q=summit+probe+target", timeout=10).text
+            entity = re.search(r'href="(/entities/[^"]+)">Summit Probe Target<', found)
             if entity is None:
-                raise SystemExit("floor: the search page has no Acme Rocket Works")
+                raise SystemExit("floor: the search page has no Summit Probe Target")
             http.get(f"{base}{entity.group(1)}", timeout=10).raise_for_status()
         durations.append((time.perf_counter() - started) * 1000)
     return durations

@@ -8,8 +8,11 @@ that the id exists); any other route must answer without 5xx and without any
 trace of A's data. A route added later is swept automatically; one the sweep
 cannot exercise must be listed in EXEMPT with its reason, or the sweep fails.
 
-Run it against a staging or demo deployment: it creates entities named
-``preflight-…`` in both tenants.
+It leaves no residue: tenant A's entities, and anything a persona managed to
+create while the sweep called every route, are deleted when it ends (through
+the API's own DELETE routes, then purged where the server offers a purge
+route); what could not be removed is reported. Run it against a staging or
+demo deployment all the same: for a moment its entities exist.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ BODIES: dict[tuple[str, str], tuple[Any, str]] = {
         {"reason": "isolation preflight: changes nothing"},
         "a schema-made body would set tenant A's limits to their minimum",
     ),
+    ("PUT", "/api/v1/governance/retention"): (
+        {"reason": "isolation preflight: changes nothing"},
+        "a schema-made body would set tenant B's retention to its minimum (1 day)",
+    ),
     ("POST", "/api/v1/ingest/events"): (
         [],
         "an empty batch: the sweep ingests nothing into the callers' tenants",
@@ -45,6 +52,8 @@ FACTS_NOT_LOOKUPS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/policy/decide"): "evaluates the principal and resource it is given",
 }
 HIDDEN = frozenset({401, 403, 404})
+# Records the API offers no DELETE for because they end on their own.
+EXPIRING = ("/governance/exports",)
 PERSONAS = ("tenant-b", "operator", "anonymous")
 
 
@@ -66,6 +75,8 @@ class Context:
     edge_id: str
     search_term: str = ""
     tenant: str = ""
+    hold_id: str = ""
+    export_id: str = ""
     markers: set[str] = field(default_factory=set)
     # One of A's DLQ items. Not an "A id" below: operators may open any item's
     # metadata (/ops/dlq/{item_id}); what no one else may see is its raw event,
@@ -79,11 +90,25 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "entity_id": lambda ctx: ctx.entity_id,
     "name": lambda ctx: "preflight-no-such-probe",
     "run_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # probe runs: platform rows
+    "incident_id": lambda ctx: "00000000-0000-4000-8000-000000000000",  # platform rows too
     "artifact": lambda ctx: "trace.zip",
     "tenant": lambda ctx: ctx.tenant,  # quotas: operators may, tenant B may not
+    "hold_id": lambda ctx: ctx.hold_id,
+    "export_id": lambda ctx: ctx.export_id,
+    "slug": lambda ctx: "incident-response",  # runbooks: operators only, no tenant data
+    "uid": lambda ctx: "summit-probes",  # a dashboard's JSON: operators may, it holds no data
     "item_id": lambda ctx: ctx.dlq_item_id,
 }
-A_ID_PARAMS = frozenset({"entity_id"})
+A_ID_PARAMS = frozenset({"entity_id", "hold_id", "export_id"})
+
+
+@dataclass(frozen=True)
+class Created:
+    """Something a call made: by whom, at which collection, with which id."""
+
+    persona: str
+    collection: str  # the POST's path, e.g. /api/v1/entities
+    id: str
 
 
 @dataclass
@@ -95,12 +120,24 @@ class Credentials:
 
 
 class Preflight:
-    def __init__(self, url: str, credentials: Credentials, *, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        timeout: float = 10,
+        on_call: Callable[[str, str, str], None] | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
+        self.on_call = on_call or (lambda _method, _path, _persona: None)
         self.findings: list[Finding] = []
         self.checked = 0
+        self.created: list[Created] = []
+        self.removed: list[Created] = []
+        self.left: list[tuple[Created, str]] = []
+        self._api: dict[str, dict[str, str]] = {}
 
     # --- sessions -------------------------------------------------------------------
 
@@ -137,6 +174,7 @@ class Preflight:
 
     def create_tenant_a_data(self) -> Context:
         headers = {"Authorization": f"Bearer {self._token(*self.credentials.tenant_a)}"}
+        self._api["tenant-a"] = headers
         marker = f"preflight-{secrets.token_hex(6)}"
 
         def entity(suffix: str) -> dict[str, Any]:
@@ -151,7 +189,9 @@ class Preflight:
             )
             if response.status_code != 201:
                 raise PreflightError(f"cannot create tenant A's entity: {response.status_code}")
-            return dict(response.json())
+            created = dict(response.json())
+            self.created.append(Created("tenant-a", "/api/v1/entities", str(created["id"])))
+            return created
 
         first, second = entity("one"), entity("two")
         edge = requests.post(
@@ -167,9 +207,38 @@ class Preflight:
             search_term=marker.split("-")[1],
             tenant=self.credentials.tenant_a[0],
         )
-        ctx.markers = {first["id"], second["id"], edge["id"], marker}
+        ctx.hold_id, ctx.export_id = self._governance_data(headers, first["id"], marker)
+        ctx.markers = {first["id"], second["id"], edge["id"], marker, ctx.hold_id, ctx.export_id}
         self._dead_letter(ctx, headers, marker)
         return ctx
+
+    def _governance_data(
+        self, headers: dict[str, str], entity_id: str, marker: str
+    ) -> tuple[str, str]:
+        """A (released) legal hold and a subject export of tenant A's, for the
+        routes that take their ids."""
+        base = f"{self.url}/api/v1/governance"
+        hold = requests.post(
+            f"{base}/holds",
+            json={"entity_ids": [entity_id], "reason": f"{marker} preflight"},
+            headers=headers,
+            timeout=self.timeout,
+        )
+        if hold.status_code != 201:
+            raise PreflightError(f"cannot place tenant A's hold: {hold.status_code}")
+        hold_id = str(hold.json()["id"])
+        requests.post(
+            f"{base}/holds/{hold_id}/release",
+            json={"reason": "preflight"},
+            headers=headers,
+            timeout=self.timeout,
+        )
+        export = requests.post(
+            f"{base}/exports", json={"subject": marker}, headers=headers, timeout=self.timeout
+        )
+        if export.status_code != 202:
+            raise PreflightError(f"cannot request tenant A's export: {export.status_code}")
+        return hold_id, str(export.json()["id"])
 
     def _dead_letter(self, ctx: Context, headers: dict[str, str], marker: str) -> None:
         """An invalid event of A's (no type, no time) lands in A's DLQ with A's markers."""
@@ -204,23 +273,86 @@ class Preflight:
     # --- the sweep ------------------------------------------------------------------
 
     def run(self) -> list[Finding]:
-        spec = requests.get(f"{self.url}/openapi.json", timeout=self.timeout).json()
-        ctx = self.create_tenant_a_data()
-        b_tenant, b_user = self.credentials.tenant_b
-        api = {
-            "tenant-b": {"Authorization": f"Bearer {self._token(b_tenant, b_user)}"},
-            "operator": {"Authorization": f"Bearer {self._token(None, self.credentials.operator)}"},
-            "anonymous": {},
-        }
-        web = {
-            "tenant-b": self._web(b_tenant, b_user),
-            "operator": self._web("", self.credentials.operator),
-            "anonymous": requests.Session(),
-        }
-        for path, operations in sorted(spec["paths"].items()):
-            for method, operation in sorted(operations.items()):
-                self._sweep(spec, path, method.upper(), operation, ctx, api, web)
+        spec = self.summit_spec()
+        try:
+            ctx = self.create_tenant_a_data()
+            b_tenant, b_user = self.credentials.tenant_b
+            operator = self.credentials.operator
+            self._api.update({
+                "tenant-b": {"Authorization": f"Bearer {self._token(b_tenant, b_user)}"},
+                "operator": {"Authorization": f"Bearer {self._token(None, operator)}"},
+                "anonymous": {},
+            })  # fmt: skip
+            web = {
+                "tenant-b": self._web(b_tenant, b_user),
+                "operator": self._web("", operator),
+                "anonymous": requests.Session(),
+            }
+            for path, operations in sorted(spec["paths"].items()):
+                for method, operation in sorted(operations.items()):
+                    self._sweep(spec, path, method.upper(), operation, ctx, self._api, web)
+        finally:
+            self.clean_up(spec)
         return self.findings
+
+    def summit_spec(self) -> dict[str, Any]:
+        """The server's OpenAPI document; NotSummit when the URL is something else."""
+        response = requests.get(f"{self.url}/openapi.json", timeout=self.timeout)
+        if response.status_code != 200:
+            raise NotSummit(f"{self.url} is not a Summit server: GET /openapi.json answered "
+                            f"{response.status_code} (check the URL)")  # fmt: skip
+        try:
+            spec: dict[str, Any] = response.json()
+        except ValueError:
+            raise NotSummit(
+                f"{self.url} is not a Summit server: /openapi.json is not JSON (check the URL)"
+            ) from None
+        title = spec.get("info", {}).get("title") if isinstance(spec, dict) else None
+        if title != "Summit" or "paths" not in spec:
+            raise NotSummit(f"{self.url} is not a Summit server: its API is {title!r}")
+        return spec
+
+    # --- leaving no residue ------------------------------------------------------------
+
+    def clean_up(self, spec: dict[str, Any]) -> None:
+        """Delete what the preflight and the sweep created, newest first, as whoever
+        created it; then purge those entities where the server has a purge route."""
+        deletes = {p.rsplit("/{", 1)[0]: p for p, ops in spec.get("paths", {}).items()
+                   if "delete" in ops and p.endswith("}")}  # fmt: skip
+        for item in reversed(self.created):
+            route = deletes.get(item.collection)
+            headers = self._api.get(item.persona)
+            if item.collection.endswith(EXPIRING):
+                self.left.append((item, "a subject export: its link expires, retention removes it"))
+                continue
+            if route is None or headers is None:
+                self.left.append((item, "no DELETE route for it"))
+                continue
+            target = route.rsplit("/{", 1)[0] + "/" + item.id
+            response = requests.delete(f"{self.url}{target}", headers=headers, timeout=self.timeout)
+            if response.status_code in (200, 204, 404):
+                self.removed.append(item)
+            else:
+                self.left.append((item, f"DELETE answered {response.status_code}"))
+        self._purge(spec)
+
+    def _purge(self, spec: dict[str, Any]) -> None:
+        """Soft-deleted entities go at once where the server offers the purge route."""
+        if "post" not in spec.get("paths", {}).get(PURGE, {}):
+            return
+        for persona in sorted({item.persona for item in self.removed}):
+            ids = [
+                i.id for i in self.removed if i.persona == persona and "entities" in i.collection
+            ]
+            if ids and persona in self._api:
+                requests.post(f"{self.url}{PURGE}", json={"entity_ids": ids},
+                              headers=self._api[persona], timeout=self.timeout)  # fmt: skip
+
+    def cleanup_report(self) -> str:
+        report = f"{len(self.removed)} of {len(self.created)} records the preflight made removed"
+        for item, why in self.left:
+            report += f"; left {item.collection}/{item.id} of {item.persona}: {why}"
+        return report
 
     def _sweep(
         self,
@@ -256,6 +388,7 @@ class Preflight:
         is_page = not path.startswith("/api/") and "Web UI" in operation.get("tags", [])
         for persona in PERSONAS:
             self.checked += 1
+            self.on_call(method, path, persona)
             response = self._call(
                 method,
                 target,
@@ -264,8 +397,11 @@ class Preflight:
                 api[persona] if not is_page else {},
                 web[persona] if is_page else None,
             )
+            self._remember(persona, method, target, response)
             sent = f"{target} {query} {body}"
-            problem = _verdict(response, ctx, sent=sent, uses_a_ids=uses_a_ids, is_page=is_page)
+            problem = _verdict(
+                response, ctx, sent=sent, uses_a_ids=uses_a_ids, is_page=is_page, method=method
+            )
             if problem:
                 self.findings.append(Finding(method, path, persona, response.status_code, problem))
 
@@ -290,13 +426,39 @@ class Preflight:
         response: requests.Response = client.request(method, f"{self.url}{target}", **kwargs)
         return response
 
+    def _remember(
+        self, persona: str, method: str, target: str, response: requests.Response
+    ) -> None:
+        """A call that made something (a 2xx POST answering with an id) is undone later."""
+        if method != "POST" or not 200 <= response.status_code < 300:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        if isinstance(body, dict) and isinstance(body.get("id"), str):
+            self.created.append(Created(persona, target, body["id"]))
+
 
 class PreflightError(RuntimeError):
     """The preflight could not set itself up (login, creating tenant A's data)."""
 
 
+class NotSummit(PreflightError):
+    """The URL answers, but not as a Summit server."""
+
+
+PURGE = "/api/v1/governance/purge"  # purges soft-deleted entities, where governance is on
+
+
 def _verdict(
-    response: requests.Response, ctx: Context, *, sent: str, uses_a_ids: bool, is_page: bool
+    response: requests.Response,
+    ctx: Context,
+    *,
+    sent: str,
+    uses_a_ids: bool,
+    is_page: bool,
+    method: str = "GET",
 ) -> str | None:
     status = response.status_code
     if status >= 500:
@@ -308,7 +470,10 @@ def _verdict(
         return f"response contains tenant A's data: {leaked[0][:40]}"
     location = response.headers.get("Location", "")
     login_redirect = is_page and status in (302, 303) and "/login" in location
-    if uses_a_ids and status not in HIDDEN and not login_redirect:
+    # The sweep sends page forms without a CSRF token: they are refused (400)
+    # before the route runs, whatever the id, which tells nothing about it.
+    csrf_refused = is_page and status == 400 and method not in ("GET", "HEAD")
+    if uses_a_ids and status not in HIDDEN and not (login_redirect or csrf_refused):
         return f"answered {status} for tenant A's id (only 401/403/404 hide its existence)"
     return None
 

@@ -37,10 +37,11 @@ class ProbeConfig:
     artifacts_dir: Path
     chromium_path: str = "/usr/bin/chromium"
     timeout_seconds: float = 10.0
-    search_query: str = "rocket"
-    entity_name: str = "Acme Rocket Works"
+    search_query: str = "summit probe target"  # the probes' own synthetic record
+    entity_name: str = "Summit Probe Target"
     other_tenant: str = "globex"
     decision_budget_ms: float = 10.0
+    governance_tenants: tuple[str, ...] = ()  # each tenant's synthetic user; () = the target's
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,15 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+# Told of each step as it starts (record None) and as it ends (its record), on
+# the thread that runs the journey: a terminal shows progress with it.
+StepListener = Callable[[str, StepRecord | None], None]
+
+
+def _ignore(_name: str, _record: StepRecord | None) -> None:
+    return None
+
+
 class Steps:
     """Times each step with ``clock`` and records whether it held.
 
@@ -68,26 +78,35 @@ class Steps:
     """
 
     def __init__(
-        self, expected: tuple[str, ...], clock: Callable[[], float] = time.perf_counter
+        self,
+        expected: tuple[str, ...],
+        clock: Callable[[], float] = time.perf_counter,
+        on_step: StepListener | None = None,
     ) -> None:
         self.expected = expected
         self.records: list[StepRecord] = []
         self.evidence: dict[str, bytes] = {}
         self._clock = clock
+        self._on_step = on_step or _ignore
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         position = len(self.records)
         if position >= len(self.expected) or self.expected[position] != name:
             raise ProbeFailure(f"step {name!r} ran out of order (expected {self.expected})")
+        self._on_step(name, None)
         started = self._clock()
         try:
             yield
         except BaseException as exc:
             ms = (self._clock() - started) * 1000
-            self.records.append(StepRecord(name, ms, ok=False, error=describe(exc)))
+            self._finish(StepRecord(name, ms, ok=False, error=describe(exc)))
             raise
-        self.records.append(StepRecord(name, (self._clock() - started) * 1000, ok=True))
+        self._finish(StepRecord(name, (self._clock() - started) * 1000, ok=True))
+
+    def _finish(self, record: StepRecord) -> None:
+        self.records.append(record)
+        self._on_step(record.name, record)
 
     @property
     def complete(self) -> bool:
@@ -112,6 +131,9 @@ class Journey:
     kind: Literal["browser", "http"]
     steps: tuple[str, ...]
     run: Callable[[Any, ProbeConfig, Steps], None]
+    # Called after every run, passed or not, with what ``run`` got: logs the
+    # synthetic user out, so no run leaves a session or token alive behind it.
+    finish: Callable[[Any, ProbeConfig], None] | None = None
 
 
 @dataclass

@@ -27,10 +27,12 @@ from probes.journey import (
     ProbeConfig,
     ProbeFailure,
     RunResult,
+    StepListener,
     Steps,
     describe,
 )
 from probes.journeys import load
+from probes.redact import scrub_zip
 
 log = logging.getLogger("summit.probes")
 T = TypeVar("T")
@@ -160,13 +162,18 @@ def execute(
     browser: BrowserRunner,
     now: Callable[[], datetime],
     clock: Callable[[], float] = time.perf_counter,
+    run_id: str | None = None,
+    on_step: StepListener | None = None,
 ) -> RunResult:
     """Run one journey and say how it went. Never raises for a failing journey:
-    every failure (including a missing browser or a timeout) is a failed result."""
+    every failure (including a missing browser or a timeout) is a failed result.
+
+    ``run_id``: the id promised to whoever asked for the run (else a new one);
+    ``on_step`` hears of each step as it starts and ends."""
     journey = load(name)
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
     run_dir = config.artifacts_dir / name / run_id
-    steps = Steps(journey.steps, clock)
+    steps = Steps(journey.steps, clock, on_step)
     started_at, started = now(), clock()
     error: BaseException | None = None
     artifacts: list[str] = []
@@ -204,7 +211,19 @@ def _over_http(journey: Journey, config: ProbeConfig, steps: Steps) -> BaseExcep
             journey.run(http, config, steps)
         except Exception as exc:
             return exc
+        finally:
+            _finish(journey, http, config)
     return None
+
+
+def _finish(journey: Journey, handle: Any, config: ProbeConfig) -> None:
+    """The journey's clean-up (logging out); its failure is logged, not the run's."""
+    if journey.finish is None:
+        return
+    try:
+        journey.finish(handle, config)
+    except Exception as exc:
+        log.warning("probe %s could not log out: %s", journey.name, describe(exc))
 
 
 def _in_browser(
@@ -224,12 +243,18 @@ def _in_browser(
                 journey.run(page, config, steps)
             except Exception as exc:
                 error = exc
+            secrets = [config.target.password, *(c["value"] for c in context.cookies())]
             if error is None and steps.complete:
                 context.tracing.stop()  # a passing run keeps nothing
-                return None, []
-            return error, _browser_evidence(context, page, run_dir)
+                kept = []
+            else:
+                kept = _browser_evidence(context, page, run_dir)
+            _finish(journey, page, config)
         finally:
             context.close()
+        if "trace.zip" in kept:
+            scrub_zip(run_dir / "trace.zip", secrets)
+        return error, kept
 
     return work
 

@@ -104,6 +104,8 @@ def _judge(
     if open_now is not None and run.passed:
         outcomes = _outcomes(session, run.probe, policy.recover_after, since=open_now.opened_at)
         if policy.recovered(outcomes):
+            # Which run saw it recover: the run page and the CLI say so.
+            open_now.details = {**open_now.details, "resolved_by_run": run.id}
             incidents.resolve_incident(
                 session=session, incident=open_now, now=now, notifiers=notifiers
             )
@@ -136,6 +138,18 @@ def _outcomes(session: Session, probe: str, limit: int, *, since: datetime | Non
         statement = statement.where(ProbeRun.recorded_at > since)
     statement = statement.order_by(ProbeRun.started_at.desc()).limit(limit)
     return [status == "pass" for status in session.scalars(statement)]
+
+
+def incident_change(*, session: Session, run: ProbeRun) -> tuple[str, Incident] | None:
+    """("opened" | "resolved", the incident) when ``run`` opened or resolved one."""
+    for incident in incidents.list_incidents(
+        session=session, key=incident_key(run.probe), limit=200
+    ):
+        if incident.details.get("run_id") == run.id:
+            return "opened", incident
+        if incident.details.get("resolved_by_run") == run.id:
+            return "resolved", incident
+    return None
 
 
 def recent_runs(*, session: Session, probe: str, limit: int = 20) -> list[ProbeRun]:
@@ -183,4 +197,23 @@ def prune_artifacts(*, session: Session, probe: str, retention: Retention) -> in
             remove_artifacts(retention.root, run.artifacts)
             run.artifacts = []
             pruned += 1
+    return pruned
+
+
+def prune_runs(*, session: Session, before: datetime, retention: Retention) -> int:
+    """Delete runs started before ``before`` (with their artifacts), except a run
+    an open incident still points at; returns how many."""
+    protected = {
+        str(incident.details.get("run_id"))
+        for incident in incidents.list_incidents(session=session, status="open", limit=1000)
+    }
+    old = list(session.scalars(select(ProbeRun).where(ProbeRun.started_at < before).limit(5000)))
+    pruned = 0
+    for run in old:
+        if run.id in protected:
+            continue
+        if run.artifacts:
+            remove_artifacts(retention.root, run.artifacts)
+        session.delete(run)
+        pruned += 1
     return pruned

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,14 @@ def lint(tree: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+ROOT_PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+    "root_packages"
+]
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    for package in ("app", "probes", "alerts"):
+    for package in ROOT_PACKAGES:
         shutil.copytree(
             ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -55,6 +61,8 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("app/core/batch.py", "from app.graph import models", "The core imports no domain"),
         ("probes/service.py", "from app.graph import service", "probes and alerts import only"),
         ("app/settings.py", "from app.quotas import service", "Settings import nothing"),
+        ("dashboards/style.py", "from app.web import context", "dashboards import only app.core"),
+        ("dashboards/publish.py", "import click", "dashboards import only app.core"),
     ],
 )
 def test_a_planted_import_breaks_its_contract(

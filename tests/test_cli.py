@@ -40,7 +40,7 @@ def test_demo_seed_is_idempotent(database_url: str, tmp_path: Path) -> None:
     runner = CliRunner()
     first = runner.invoke(main, ["demo", "--seed-only"], env=env(database_url, tmp_path))
     assert first.exit_code == 0, first.output
-    assert "+2 tenants, +6 users, +600 entities" in first.output
+    assert "+2 tenants, +6 users, +606 entities" in first.output  # 300 + 3 synthetic each
     before = snapshot(database_url)
     second = runner.invoke(main, ["demo", "--seed-only"], env=env(database_url, tmp_path))
     assert second.exit_code == 0, second.output

@@ -20,3 +20,13 @@ class NotFound(DomainError):
 
     status = 404
     code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Invalid(DomainError):
+    status = 400
+    code = "validation_error"

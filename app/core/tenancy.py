@@ -26,6 +26,10 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.util import find_tables
 
 INFO_KEY: Final = "summit.tenant_id"
+# The dataset of the probes' own records in each tenant: probe users see no other
+# (app.graph.service.dataset_scope), and governance lets them hold and export
+# only these.
+SYNTHETIC_DATASET: Final = "synthetic"
 
 
 class AllTenants:

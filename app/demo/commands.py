@@ -17,19 +17,20 @@ def demo(seed_only: bool) -> None:
     """Seed the demo tenants, users and graph (idempotent), then run the demo script."""
     settings = console.settings()
     if not settings.demo_mode and settings.demo_password == DEMO_DEFAULT_PASSWORD:
-        raise click.ClickException(
+        raise console.ConfigurationError(
             f"SUMMIT_DEMO_PASSWORD: the default demo password is refused outside demo mode "
             f"(SUMMIT_ENV={settings.env}); set another one"
         )
     console.migrate(settings)
     db = Database(settings.resolved_database_url)
     try:
-        report = seed(
-            db=db,
-            passwords=Passwords(settings.password_hash_profile),
-            password=settings.demo_password,
-            now=utcnow(),
-        )
+        with console.status("seeding the demo data (tenants, users, entities, edges)"):
+            report = seed(
+                db=db,
+                passwords=Passwords(settings.password_hash_profile),
+                password=settings.demo_password,
+                now=utcnow(),
+            )
     finally:
         db.dispose()
     click.echo(

@@ -18,12 +18,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
-from app.core.tenancy import ALL_TENANTS
+from app.core.tenancy import ALL_TENANTS, SYNTHETIC_DATASET
 from app.graph.models import Edge, Entity
 from app.graph.service import edge_bytes, entity_bytes, flatten_attributes
 from app.identity.models import Tenant, User
 from app.identity.service import Passwords
 from app.quotas.service import DEFAULT_LIMITS, Limits, charge, ensure_rows
+from probes.journeys.governance import SUBJECT as SYNTHETIC_SUBJECT
 
 NAMESPACE = uuid.UUID("5d1c1a52-3b7e-4c5e-9c66-7f3a8f1e2b10")
 TENANTS = {"acme": "Acme Corporation", "globex": "Globex Corporation"}
@@ -143,6 +144,33 @@ def generate_entities(tenant: str, count: int, *, seed: int = 7) -> Iterator[dic
         }
 
 
+# The probes' own records, one set per tenant: the golden path searches and opens
+# these, and probe users see nothing else (app.graph.service.dataset_scope), so a
+# failed run's screenshot or trace never shows a tenant's real data to operators.
+SYNTHETIC = (
+    ("organization", "Summit Probe Target", {"purpose": "synthetic probe", "owner": "summit"}),
+    ("facility", "Summit Probe Depot", {"purpose": "synthetic probe", "owner": "summit"}),
+)
+
+
+def synthetic_id(tenant: str, n: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{tenant}/synthetic/{n}"))
+
+
+def synthetic_entities(tenant: str) -> list[dict[str, Any]]:
+    return [
+        {"id": synthetic_id(tenant, n), "kind": kind, "name": name,
+         "dataset": SYNTHETIC_DATASET, "attributes": attributes}
+        for n, (kind, name, attributes) in enumerate(SYNTHETIC)
+    ]  # fmt: skip
+
+
+def synthetic_edges(tenant: str) -> list[dict[str, Any]]:
+    edge = str(uuid.uuid5(NAMESPACE, f"{tenant}/synthetic-edge/0"))
+    return [{"id": edge, "source_id": synthetic_id(tenant, 0),
+             "target_id": synthetic_id(tenant, 1), "kind": "located_at"}]  # fmt: skip
+
+
 def generate_edges(tenant: str, count: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
     """About 1.3 edges per entity, always between two of the tenant's own entities."""
     rng = random.Random(f"{seed}/{tenant}/edges")
@@ -174,7 +202,11 @@ def seed(
             ensure_rows(session=session, tenant_id=tenant_id, defaults=quota_defaults, now=now)
         _seed_users(session, tenant_ids, passwords, password, now, report)
         for slug, tenant_id in tenant_ids.items():
-            _seed_graph(session, slug, tenant_id, entities_per_tenant, now, report)
+            entities = list(generate_entities(slug, entities_per_tenant))
+            entities += synthetic_entities(slug)
+            edges = [*generate_edges(slug, entities_per_tenant), *synthetic_edges(slug)]
+            _seed_graph(session, tenant_id, entities, edges, now, report)
+            _seed_synthetic(session, slug, tenant_id, now, report)
         session.commit()
     if report.entities >= 10_000:
         db.refresh_statistics(("entities", "edges"))
@@ -219,8 +251,38 @@ def _seed_users(
     session.flush()
 
 
+def synthetic_record_id(tenant: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{tenant}/synthetic/governance"))
+
+
+def _seed_synthetic(
+    session: Session, slug: str, tenant_id: int, now: datetime, report: SeedReport
+) -> None:
+    """The governance probe's own record: dataset "synthetic", subject
+    "synthetic-probe". The probe holds and exports it, and touches nothing else."""
+    record_id = synthetic_record_id(slug)
+    if session.scalar(select(Entity.id).where(Entity.id == record_id)) is not None:
+        return
+    attributes = {"purpose": "governance probe"}
+    session.add(
+        Entity(
+            id=record_id, tenant_id=tenant_id, kind="synthetic", name="Synthetic governance record",
+            dataset=SYNTHETIC_DATASET, subject=SYNTHETIC_SUBJECT, attributes=attributes,
+            search_text=flatten_attributes(attributes), source="demo", created_by="demo",
+            updated_by="demo", created_at=now, updated_at=now,
+        )
+    )  # fmt: skip
+    session.flush()
+    report.entities += 1
+
+
 def _seed_graph(
-    session: Session, slug: str, tenant_id: int, count: int, now: datetime, report: SeedReport
+    session: Session,
+    tenant_id: int,
+    entities: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    now: datetime,
+    report: SeedReport,
 ) -> None:
     present = set(session.scalars(select(Entity.id).where(Entity.tenant_id == tenant_id)))
     stamp = {
@@ -232,7 +294,7 @@ def _seed_graph(
     }
     rows = [
         {**row, **stamp, "updated_by": "demo", "search_text": flatten_attributes(row["attributes"])}
-        for row in generate_entities(slug, count)
+        for row in entities
         if row["id"] not in present
     ]
     if rows:
@@ -252,7 +314,7 @@ def _seed_graph(
             "created_by": "demo",
             "created_at": now,
         }
-        for edge in generate_edges(slug, count)
+        for edge in edges
         if edge["id"] not in edges_present
     ]
     if edge_rows:

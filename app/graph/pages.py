@@ -25,7 +25,12 @@ def search_page() -> str:
     query = request.args.get("q", "").strip()[:256]
     if query:  # the empty form (where login lands) runs no search
         faults.trip(services().settings.fault_names, "search")
-    hits = search_entities(session=db_session(), query=query, limit=50) if query else []
+    dataset = graph.visible_dataset(principal().role, None)
+    hits = (
+        search_entities(session=db_session(), query=query, limit=50, dataset=dataset)
+        if query
+        else []
+    )
     return render_template("search.html", query=query, hits=hits, caller=principal())
 
 
@@ -34,10 +39,10 @@ def search_page() -> str:
 @bp.doc(responses=PAGE | html(s404="not an entity of your tenant"))
 def entity_page(entity_id: str) -> str:
     """One entity: its attributes, provenance and connections."""
-    dbs = db_session()
+    dbs, scope = db_session(), graph.dataset_scope(principal().role)
     try:
-        entity = graph.get_entity(session=dbs, entity_id=entity_id)
+        entity = graph.get_entity(session=dbs, entity_id=entity_id, dataset=scope)
     except NotFound:
         raise api_error(404, "not_found", "No such entity in your tenant.") from None
-    edges = graph.entity_edges(session=dbs, entity_id=entity.id)
+    edges = graph.entity_edges(session=dbs, entity_id=entity.id, dataset=scope)
     return render_template("entity.html", entity=entity, edges=edges, caller=principal())

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.util.typing import TupleAny
 
 from app.core.errors import NotFound
+from app.core.tenancy import SYNTHETIC_DATASET
 from app.graph.models import Edge, Entity
 from app.quotas.service import bump_generation, charge, stored_bytes
+from governance.holds import ensure_not_held
 
 EDITABLE = ("kind", "name", "dataset", "attributes", "subject")
 
@@ -84,11 +86,36 @@ def create_entity(
     return entity
 
 
+def dataset_scope(role: str) -> str | None:
+    """The one dataset a role may see, or None for all of its tenant's.
+
+    Probe users see only the probes' own synthetic records: a failed run's
+    screenshot or trace, which operators open, then shows no customer data."""
+    return SYNTHETIC_DATASET if role == "synthetic" else None
+
+
+def visible_dataset(role: str, requested: str | None) -> str | None:
+    """The dataset a read of ``role`` covers: the one it asked for, narrowed to the
+    role's scope (asking outside the scope finds nothing); None for all."""
+    scope = dataset_scope(role)
+    if scope is None:
+        return requested or None
+    return scope if requested in (None, "", scope) else NO_DATASET
+
+
+NO_DATASET = "-"  # no entity has it: datasets start with a letter or digit
+
 _GET_LIVE = live_entities().where(Entity.id == bindparam("entity_id"))
+_GET_LIVE_IN = _GET_LIVE.where(Entity.dataset == bindparam("dataset"))
 
 
-def get_entity(*, session: Session, entity_id: str) -> Entity:
-    entity = session.scalars(_GET_LIVE, {"entity_id": entity_id}).one_or_none()
+def get_entity(*, session: Session, entity_id: str, dataset: str | None = None) -> Entity:
+    """A live entity of the session's tenant (of ``dataset`` when given), else NotFound."""
+    if dataset is None:
+        found = session.scalars(_GET_LIVE, {"entity_id": entity_id})
+    else:
+        found = session.scalars(_GET_LIVE_IN, {"entity_id": entity_id, "dataset": dataset})
+    entity = found.one_or_none()
     if entity is None:
         raise NotFound(f"entity {entity_id} not found")
     return entity
@@ -142,16 +169,21 @@ _NEIGHBOURS = (
 )
 
 
-def entity_edges(*, session: Session, entity_id: str, limit: int = 200) -> list[Neighbour]:
-    """Edges touching the entity whose other end is live, newest first."""
+def entity_edges(
+    *, session: Session, entity_id: str, limit: int = 200, dataset: str | None = None
+) -> list[Neighbour]:
+    """Edges touching the entity whose other end is live (and of ``dataset`` when
+    given), newest first."""
     rows = session.execute(_NEIGHBOURS, {"entity_id": entity_id, "limit": limit})
-    return [Neighbour(row[1], row[2], row[3], EdgeEnd(*row[4:])) for row in rows]
+    found = [Neighbour(row[1], row[2], row[3], EdgeEnd(*row[4:])) for row in rows]
+    return [n for n in found if dataset is None or n.entity.dataset == dataset]
 
 
 def update_entity(
     *, session: Session, entity_id: str, changes: dict[str, Any], actor: str, now: datetime
 ) -> Entity:
     entity = get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids=[entity.id], doing="changed")
     before = _size(entity)
     for field in EDITABLE:
         if field in changes:
@@ -172,6 +204,7 @@ def _size(entity: Entity) -> int:
 def delete_entity(*, session: Session, entity_id: str, actor: str, now: datetime) -> None:
     """Soft delete: hidden from every read at once, purged after retention."""
     entity = get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids=[entity.id], doing="deleted")
     bump_generation(session=session)  # still stored until purged, but no longer visible
     entity.deleted_at = now
     entity.updated_by = actor
@@ -190,9 +223,11 @@ def create_edge(
     actor: str,
     now: datetime,
 ) -> Edge:
-    """Both ends must be live entities of the caller's tenant, else NotFound."""
+    """Both ends must be live entities of the caller's tenant, else NotFound; an
+    end under legal hold refuses new edges (EntityHeld)."""
     for entity_id in {source_id, target_id}:
         get_entity(session=session, entity_id=entity_id)
+    ensure_not_held(session=session, entity_ids={source_id, target_id}, doing="linked")
     charge(session=session, delta=edge_bytes(source_id, target_id, kind, attributes))
     edge = Edge(
         source_id=source_id,

@@ -55,7 +55,7 @@ def list_entities(query: dict[str, Any]) -> Any:
     """Live entities in insertion order, a page at a time (follow ``next_cursor``)."""
     rows, last = graph.list_entities(
         session=db_session(),
-        dataset=query.get("dataset"),
+        dataset=graph.visible_dataset(principal().role, query.get("dataset")),
         kind=query.get("kind"),
         limit=query["limit"],
         after_pk=decode_cursor("pk", query.get("cursor")),
@@ -79,9 +79,9 @@ def get_entity(entity_id: str) -> Any:
     cached = services().cache.get("entity", key)
     if cached is not None:
         return _cached_response(cached, hit=True)
-    session = db_session()
-    entity = graph.get_entity(session=session, entity_id=entity_id)
-    edges = graph.entity_edges(session=session, entity_id=entity.id)
+    session, scope = db_session(), graph.dataset_scope(principal().role)
+    entity = graph.get_entity(session=session, entity_id=entity_id, dataset=scope)
+    edges = graph.entity_edges(session=session, entity_id=entity.id, dataset=scope)
     body = json_bytes(EntityWithEdgesOut, entity, edges=edges)
     services().cache.put(key, body)
     return _cached_response(body, hit=False)
@@ -158,7 +158,8 @@ def search(query: dict[str, Any]) -> Any:
     offset = decode_cursor("off", query.get("cursor")) or 0
     if offset > MAX_SEARCH_OFFSET:
         raise api_error(400, "invalid_cursor", "cursor is not one this endpoint returned")
-    limit, dataset = query["limit"], query.get("dataset") or ""
+    limit = query["limit"]
+    dataset = graph.visible_dataset(principal().role, query.get("dataset")) or ""
     key = _cache_key("search", f"{' '.join(terms(query['q']))}|{dataset}|{limit}|{offset}")
     cached = services().cache.get("search", key)
     if cached is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from apiflask import APIBlueprint
 from flask import redirect, render_template, request, session, url_for
@@ -13,6 +12,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.identity.login import Throttled, end_session, start_session
+from app.web import nav
 from app.web.docs import WEB_UI, html
 from app.web.guard import public, requires
 
@@ -25,27 +25,13 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-def safe_next(target: str | None, default: str) -> str:
-    """``target`` when it is a path on this site, else ``default``: never an open
-    redirect. Parsed, not prefix-matched: browsers drop tabs and newlines and read
-    a backslash as a slash, so "/", a tab, "/evil.example" would leave the site;
-    any control character, whitespace or backslash refuses."""
-    if not target or any(ch.isspace() or ord(ch) < 32 or ch in "\\\x7f" for ch in target):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
-        return default
-    if parts.path.startswith("//"):
-        return default
-    return target
-
-
 @bp.get("/")
 @public
-@bp.doc(responses=html(s302="to /search"))
+@bp.doc(responses=html(s302="to your home page (search, or /ops for operators), or /login"))
 def home() -> Response:
-    """Send the browser to search (which sends it to login when needed)."""
-    return redirect(url_for("graph_pages.search_page"))
+    """Send the browser to its role's home, or to the login page."""
+    caller = nav.web_caller()
+    return redirect(nav.landing(caller) if caller else url_for("identity_pages.login"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -53,7 +39,7 @@ def home() -> Response:
 @bp.doc(
     responses=html(
         s200="the form",
-        s302="logged in: to next or /search",
+        s302="logged in: to next, or to the role's home (/search; /ops for operators)",
         s400="invalid form or CSRF token",
         s401="wrong credentials",
         s429="too many failed logins",
@@ -79,8 +65,7 @@ def login() -> Any:
             session.clear()
             session.permanent = True
             session["token"] = raw
-            home = url_for("graph_pages.search_page")
-            return redirect(safe_next(request.args.get("next"), home))
+            return redirect(nav.after_login(nav.web_caller(), request.args.get("next")))
         form.password.errors = ["Wrong tenant, username or password."]
         return render_template("login.html", form=form), 401
     status = 400 if request.method == "POST" else 200

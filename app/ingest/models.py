@@ -170,22 +170,3 @@ class IngestCounter(TenantOwned, Base):
     stored_bytes: Mapped[int] = mapped_column(BigInteger)
     batches: Mapped[int] = mapped_column(BigInteger)
     last_success_at: Mapped[datetime | None]
-
-
-class DlqReplay(TenantOwned, Base):
-    """Who replayed what, when, with which outcome.
-
-    Stand-in for the tamper-evident audit chain (governance.audit.append, being
-    built in parallel): app.ingest.replay.audit_replay is the one call site
-    that moves to it once it is on main.
-    """
-
-    __tablename__ = "ingest_replays"
-    __table_args__ = (Index("ix_ingest_replays_tenant_at", "tenant_id", "at"),)
-
-    pk: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(String(64))
-    dry_run: Mapped[bool] = mapped_column(Boolean)
-    request: Mapped[dict[str, Any]] = mapped_column(JSON)
-    outcome: Mapped[dict[str, Any]] = mapped_column(JSON)

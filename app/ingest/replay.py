@@ -5,7 +5,7 @@ the same transaction that stores its event, so two replays racing, or a
 replay retried after a timeout, ingest an item once: the loser of the claim
 skips it, and the event's unique (tenant, id) holds besides. Items are
 replayed in chunks paced to ``max_rate`` events per second. Each replay,
-dry runs included, leaves an audit entry (see :func:`audit_replay`).
+dry runs included, is an entry of the tenant's audit chain (governance.audit).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.orm import Session
 
 from app.core.db import Database
 from app.core.errors import NotFound
@@ -28,9 +27,10 @@ from app.core.tenancy import ALL_TENANTS
 from app.identity.models import Tenant
 from app.ingest import bulk
 from app.ingest.bulk import Counts
-from app.ingest.models import PENDING, REPLAYED, Connector, DlqItem, DlqReplay, IngestEvent
+from app.ingest.models import PENDING, REPLAYED, Connector, DlqItem, IngestEvent
 from app.ingest.service import Limits, Rule, Sender, connector_rules
 from app.ingest.validate import Invalid, Valid, check
+from governance import audit
 
 CHUNK = 500  # items per transaction: short write locks, a pace the rate limit can steer
 
@@ -306,18 +306,20 @@ def _pace(started: float, done: int, max_rate: float, sleep: Callable[[float], N
 def audit_replay(
     *, db: Database, sender: Sender, request: ReplayRequest, outcome: ReplayOutcome, now: datetime
 ) -> None:
-    """THE audit call site of DLQ replays. Until governance.audit.append is on
-    main, the entry goes to ingest_replays; the lead switches this one function
-    to the tamper-evident chain at merge."""
-    entry = asdict(request) | {"corrections": sorted(request.corrections)}
-    summary = {k: v for k, v in asdict(outcome).items() if k != "items"}
+    """Every replay, dry runs included, is an entry of the tenant's tamper-evident
+    audit chain (``ingest.dlq_replay``): who, when, what was asked (corrections by
+    DLQ id only: their content is the tenant's data, kept with the events), and
+    the outcome with each item's."""
+    asked = asdict(request) | {"corrections": sorted(request.corrections)}
+    payload = {"request": asked, "outcome": asdict(outcome)}
+    target = f"dlq:{request.source or '*'}:{request.reason or '*'}"
     with db.session(tenant_id=sender.tenant_id, write=True) as session:
-        session.add(
-            DlqReplay(
-                at=now, actor=sender.actor, dry_run=request.dry_run, request=entry, outcome=summary
-            )
-        )
+        audit.append(session=session, tenant_id=sender.tenant_id, actor=sender.actor,
+                     action=AUDIT_ACTION, target=target, payload=payload, now=now)  # fmt: skip
         session.commit()
+
+
+AUDIT_ACTION = "ingest.dlq_replay"
 
 
 def _observe(metrics: Metrics, tenant: str, outcome: ReplayOutcome) -> None:
@@ -327,10 +329,6 @@ def _observe(metrics: Metrics, tenant: str, outcome: ReplayOutcome) -> None:
         ("invalid", outcome.still_invalid),
     ):
         metrics.ingest_replayed.labels(tenant, name).inc(count)
-
-
-def replay_history(*, session: Session, limit: int = 20) -> list[DlqReplay]:
-    return list(session.scalars(select(DlqReplay).order_by(DlqReplay.pk.desc()).limit(limit)))
 
 
 def auto_replay(

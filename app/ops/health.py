@@ -59,5 +59,6 @@ def metrics() -> Response:
     """Prometheus text exposition (every gunicorn worker's, aggregated). Loopback
     only, or with the scrape token when SUMMIT_METRICS_TOKEN is set."""
     require_scrape_access()
-    body, content_type = exposition(services().metrics.registry)
+    metrics = services().metrics
+    body, content_type = exposition(metrics.registry, metrics.scraped)
     return Response(body, content_type=content_type)

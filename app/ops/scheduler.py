@@ -15,6 +15,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -22,17 +23,22 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.core import leases
 from app.core.db import Database, utcnow
 from app.core.metrics import Metrics
+from app.governance.jobs import audit_checkpoint_job, purge_expired_job
+from app.ops import maintenance
+from app.ops import service as ops
+from app.ops.record_metrics import ProbeRecordCollector
 from app.ops.runtime import ProbeRuntime, ShuttingDown
+from app.ops.service import JOBSTORE_TABLE, SCHEDULER_LEASE, JobRun
 from app.settings import Settings
 
 log = logging.getLogger("summit.scheduler")
 
-LEASE: Final = "scheduler"
-JOBSTORE_TABLE: Final = "apscheduler_jobs"  # created by APScheduler itself
+LEASE: Final = SCHEDULER_LEASE
 # What APScheduler stores for every job: a textual reference, because its job
 # store outlives this process. It names one dispatcher, which looks the job up
 # by name in JOBS below.
@@ -44,12 +50,25 @@ _leader: Scheduler | None = None
 _started: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 _runtimes: weakref.WeakSet[ProbeRuntime] = weakref.WeakSet()
 
+# Who started the job now running on this thread: "schedule" unless run_job was
+# told otherwise (the CLI). A context variable, so job functions keep their
+# (runtime, name) signature and every job records its trigger truthfully.
+TRIGGER: ContextVar[str] = ContextVar("summit_job_trigger", default="schedule")
+
+
+class JobFailed(RuntimeError):
+    """A job ran and failed (a probe run failed): the message says where."""
+
 
 def run_probe(runtime: ProbeRuntime, name: str) -> int:
+    """The probe jobs: run probe ``name``; a failed run fails the job."""
     try:
-        runtime.run(name, trigger="schedule")
+        recorded = runtime.run(name, trigger=TRIGGER.get())
     except ShuttingDown:
         return 0
+    run = recorded.run
+    if not run.passed:
+        raise JobFailed(f"probe {name} failed at {run.failed_step or '?'}: {run.error}")
     return 1
 
 
@@ -60,18 +79,44 @@ def run_ingest_auto_replay(runtime: ProbeRuntime, _name: str) -> int:
 
 
 # Job name (kebab-case, used in logs, CLI and metrics) -> (interval setting,
-# function). A job function takes (runtime, name) and returns a count.
+# function). A job function takes (runtime, name) and returns a count; it
+# fails by raising.
 JOBS: Final[dict[str, tuple[str, Callable[[ProbeRuntime, str], int]]]] = {
     "golden-path": ("probe_golden_path_interval_seconds", run_probe),
     "policy": ("probe_policy_interval_seconds", run_probe),
+    "governance": ("probe_governance_interval_seconds", run_probe),
+    "prune": ("prune_interval_seconds", maintenance.prune),
+    "purge-expired": ("purge_interval_seconds", purge_expired_job),
+    "audit-checkpoint": ("audit_checkpoint_interval_seconds", audit_checkpoint_job),
     "ingest-auto-replay": ("ingest_auto_replay_interval_seconds", run_ingest_auto_replay),
 }
 
 
-def run_job(runtime: ProbeRuntime, name: str) -> int:
-    """Run job ``name`` now in this process (CLI, tests); returns its count."""
+def run_job(runtime: ProbeRuntime, name: str, *, trigger: str = "schedule") -> int:
+    """Run job ``name`` now in this process and keep it as the job's last run;
+    returns its count, or raises what the job raised."""
     _setting, function = JOBS[name]
-    return function(runtime, name)
+    token = TRIGGER.set(trigger)
+    started = utcnow()
+    try:
+        count = function(runtime, name)
+    except Exception as exc:
+        _keep(runtime, JobRun(name, trigger, runtime.holder, started, utcnow(), False,
+                              error=str(exc)[:2000] or type(exc).__name__))  # fmt: skip
+        raise
+    finally:
+        TRIGGER.reset(token)
+    _keep(runtime, JobRun(name, trigger, runtime.holder, started, utcnow(), True, count))
+    return count
+
+
+def _keep(runtime: ProbeRuntime, run: JobRun) -> None:
+    try:
+        with runtime.db.session(tenant_id=None, write=True) as session:
+            ops.record_job(session=session, run=run)
+            session.commit()
+    except SQLAlchemyError as exc:  # the job's own outcome matters more than its log
+        log.warning("could not record the last run of job %s: %s", run.name, exc)
 
 
 def fire(name: str) -> int:
@@ -80,7 +125,11 @@ def fire(name: str) -> int:
     if leader is None:
         log.warning("job fired with no leader in this process", extra={"job": name})
         return 0
-    return run_job(leader.runtime, name)
+    try:
+        return run_job(leader.runtime, name)
+    except JobFailed as exc:  # an expected outcome, recorded: one line, no traceback
+        log.warning("job failed: %s", exc, extra={"job": name})
+        return 0
 
 
 class Scheduler:
@@ -94,7 +143,7 @@ class Scheduler:
         self.runtime = runtime
         self.settings = runtime.settings
         self.db = runtime.db
-        self.holder = holder or leases.new_holder()
+        self.holder = holder or runtime.holder
         self.clock = clock
         self.ttl = timedelta(seconds=self.settings.scheduler_lease_seconds)
         self._aps: BackgroundScheduler | None = None
@@ -220,7 +269,8 @@ def start(
         keep_warm=lambda: any(s.is_leader for s in schedulers),
     )
     _runtimes.add(runtime)
-    metrics.initialise_probes(runtime.names)
+    # Probe metrics come from the recorded runs, read when /metrics is scraped.
+    metrics.add_scraped(ProbeRecordCollector(db=db, probes=runtime.names))
     if not settings.scheduler:
         return runtime, None
     scheduler = Scheduler(runtime=runtime)

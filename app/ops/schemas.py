@@ -36,6 +36,18 @@ class RecordedRunOut(RunOut):
     """RunOut at the top level (apispec warns when one class is both nested and top-level)."""
 
 
+class RunRequestOut(Schema):
+    """A run asked for and not finished yet: poll ``url`` until it answers 200."""
+
+    id = String(required=True, metadata={"description": "the id the run is recorded under"})
+    probe = String(required=True)
+    trigger = String(required=True, metadata={"description": "api or ui"})
+    state = String(required=True, validate=OneOf(["queued", "running", "done", "abandoned"]))
+    requested_at = DateTime(required=True)
+    requested_by = String(allow_none=True)
+    url = String(required=True, metadata={"description": "GET it: 202 until the run is done"})
+
+
 class ProbeOut(Schema):
     name = String(required=True)
     kind = String(required=True, validate=OneOf(["browser", "http"]))
@@ -43,11 +55,21 @@ class ProbeOut(Schema):
     status = String(required=True, validate=OneOf(["unknown", "green", "failing", "red"]))
     last_run = Nested(RunOut, allow_none=True)
     open_incident = String(allow_none=True)
+    next_run_at = DateTime(
+        allow_none=True, metadata={"description": "from the scheduler's job store; null when off"}
+    )
 
 
 class ProbesOut(Schema):
     probes = List(Nested(ProbeOut), required=True)
-    scheduler = String(required=True, metadata={"description": "leader, standby, disabled…"})
+    scheduler = String(
+        required=True,
+        validate=OneOf(["running", "no leader", "disabled"]),
+        metadata={"description": "from the scheduler lease: the same on every worker"},
+    )
+    scheduler_leader = String(
+        allow_none=True, metadata={"description": "host:pid:nonce of the process that leads"}
+    )
 
 
 class RunsQuery(Schema):
@@ -67,6 +89,15 @@ class IncidentOut(Schema):
     resolved_at = DateTime(allow_none=True)
     details = Dict(required=True)
     artifacts = List(Nested(ArtifactOut), required=True)
+    acknowledged_at = DateTime(allow_none=True)
+    acknowledged_by = String(allow_none=True)
+    resolved_by = String(
+        allow_none=True, metadata={"description": "who resolved it; null when it recovered"}
+    )
+
+
+class RespondedIncidentOut(IncidentOut):
+    """IncidentOut at the top level."""
 
 
 class IncidentsQuery(Schema):

@@ -44,6 +44,7 @@ class DecisionLog(BatchWriter):
         )
         self._counts: Counter[CountKey] = Counter()
         self._counts_lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def record(self, row: dict[str, Any]) -> None:
         if row["source"] != "route" or row["decision"] != "allow":
@@ -62,6 +63,12 @@ class DecisionLog(BatchWriter):
     def flush_counts(self, *, everything: bool = True) -> int:
         """Write the counts of finished minutes (every minute with ``everything``,
         as at exit and in tests); returns the rows written."""
+        # One writer at a time: a caller that flushes (exit, a test) returns only
+        # once every count it took, or the background thread took, is written.
+        with self._write_lock:
+            return self._write_counts(everything=everything)
+
+    def _write_counts(self, *, everything: bool) -> int:
         current = self._clock().replace(second=0, microsecond=0)
         with self._counts_lock:
             ready = {k: n for k, n in self._counts.items() if everything or k[1] < current}

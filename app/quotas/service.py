@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import settings
 from app.core.db import UTCDateTime
 from app.core.errors import DomainError
+from app.core.metrics import QuotaUse
 from app.core.tenancy import INFO_KEY
 from app.identity.models import Tenant
 from app.identity.service import tenant_by_slug
@@ -78,10 +79,7 @@ def ensure_rows(*, session: Session, tenant_id: int, defaults: Limits, now: date
 
 
 def limits_for(*, session: Session, tenant_id: int, defaults: Limits) -> Limits:
-    row = session.get(TenantQuota, tenant_id)
-    if row is None:
-        return defaults
-    return Limits(row.qps, row.burst, row.concurrent_jobs, row.storage_bytes)
+    return _limits(session.get(TenantQuota, tenant_id), defaults)
 
 
 def charge(
@@ -250,3 +248,25 @@ def recent_rejections(*, session: Session, tenant_id: int, since: datetime) -> l
         .order_by(total.desc())
     ).all()
     return [{"route": r, "reason": why, "count": int(n)} for r, why, n in rows]
+
+
+def quota_use(*, session: Session, defaults: Limits) -> list[QuotaUse]:
+    """Every tenant's stored bytes and limits (the defaults where it has no row), for /metrics."""
+    rows = session.execute(
+        select(Tenant.slug, TenantUsage.storage_bytes, TenantQuota)
+        .outerjoin(TenantUsage, TenantUsage.tenant_id == Tenant.id)
+        .outerjoin(TenantQuota, TenantQuota.tenant_id == Tenant.id)
+        .order_by(Tenant.slug)
+    ).all()
+    return [
+        QuotaUse(tenant=slug, storage_bytes=stored or 0, limits=asdict(_limits(quota, defaults)))
+        for slug, stored, quota in rows
+    ]
+
+
+def _limits(row: TenantQuota | None, defaults: Limits) -> Limits:
+    return (
+        defaults
+        if row is None
+        else Limits(row.qps, row.burst, row.concurrent_jobs, row.storage_bytes)
+    )

@@ -11,11 +11,12 @@ from typing import Any
 from apiflask import APIFlask, HTTPError, Schema
 from apiflask.fields import Dict, Nested, String
 from apiflask.schema_adapters.marshmallow import parser
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 from marshmallow import RAISE
 from werkzeug.datastructures import Headers
 
 from app.core.errors import DomainError
+from app.policy.authz import TENANT_ACTIONS
 
 log = logging.getLogger("summit.http")
 
@@ -80,10 +81,44 @@ def error_body(error: HTTPError) -> tuple[Any, int, Any]:
             # tells the client which part of the request was wrong.
             body["details"] = error.detail
         return {"error": body}, status, error.headers
-    page = render_template("error.html", status=status, code=code, message=message)
+    title, message = plain_words(status, code, message)
+    page = render_template("error.html", status=status, title=title, message=message)
     headers = Headers(error.headers)
     headers["Content-Type"] = "text/html; charset=utf-8"
     return page, status, headers
+
+
+TITLES = {
+    400: "That request did not work",
+    401: "Please log in",
+    403: "Not for your role",
+    404: "Not found",
+    405: "Not allowed here",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Not available right now",
+}
+
+
+def plain_words(status: int, code: str, message: str) -> tuple[str, str]:
+    """A page's title and message for people: never an internal action name."""
+    title = TITLES.get(status, "Something went wrong")
+    if status == 403 and code == "forbidden":
+        view = current_app.view_functions.get(request.endpoint or "")
+        action = getattr(view, "_summit_action", None)
+        if action in TENANT_ACTIONS:
+            return title, "This page shows a tenant's data. Operators don't see tenant data."
+        return title, "This page is for platform operators."
+    if status == 404 and code == "not_found" and message in ("Not Found", "not_found", "error"):
+        return (
+            title,
+            "There is no such page. Check the address, or start again from your home page.",
+        )
+    if status == 500:
+        request_id = g.get("request_id", "-")
+        return title, f"Something broke on our side. If it keeps happening, quote {request_id}."
+    return title, message
 
 
 def _strict_query_strings() -> None:

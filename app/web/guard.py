@@ -127,9 +127,19 @@ def _admit(caller: Principal, raw: str) -> None:
     g.inflight = bool(cap)
 
 
-def release_inflight(_exc: BaseException | None = None) -> None:
-    """Give this request's in-flight slot back (teardown: it runs however the
-    request ended)."""
+def release_inflight(response: Response) -> Response:
+    """Give this request's in-flight slot back as soon as its answer is ready,
+    before it is sent: the client's next request (a redirect followed, a page
+    after a form) may reach another worker at once and must not find the
+    tenant still busy with this one."""
+    if g.pop("inflight", False):
+        services().limiter.release()
+    return response
+
+
+def release_inflight_at_teardown(_exc: BaseException | None = None) -> None:
+    """The same, for a request that ended without an answer (an error that
+    escaped): teardown runs however the request ended."""
     if g.pop("inflight", False):
         services().limiter.release()
 

@@ -47,6 +47,8 @@ def _finish(response: Response) -> Response:
         status=response.status_code,
         seconds=seconds,
     )
+    if svc.request_stats is not None:  # SLO status without Prometheus (app.alerting)
+        svc.request_stats.observe(route, request.method, traffic, response.status_code, seconds)
     response.headers["X-Request-ID"] = g.get("request_id", "-")
     if svc.settings.env == "test":  # lets tests see which gunicorn worker answered
         response.headers["X-Summit-Worker"] = str(os.getpid())

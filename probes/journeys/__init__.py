@@ -7,10 +7,10 @@ from typing import Final
 
 from app.core.errors import NotFound
 from probes.journey import Journey
-from probes.journeys import golden_path, policy
+from probes.journeys import golden_path, governance, policy
 
 JOURNEYS: Final[dict[str, Journey]] = {
-    journey.name: journey for journey in (golden_path.JOURNEY, policy.JOURNEY)
+    journey.name: journey for journey in (golden_path.JOURNEY, policy.JOURNEY, governance.JOURNEY)
 }
 
 

@@ -70,4 +70,18 @@ def run(page: Page, config: ProbeConfig, steps: Steps) -> None:
         expect(page.get_by_role("heading", name="Provenance")).to_be_visible(timeout=ms)
 
 
-JOURNEY = Journey(name="golden-path", kind="browser", steps=STEPS, run=run)
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def finish(page: Page, config: ProbeConfig) -> None:
+    """Log out, whatever page the run stopped on: a CSRF token read with the
+    session, then the logout form's POST (the server revokes the token)."""
+    base, ms = config.target.base_url, config.timeout_seconds * 1000
+    http = page.context.request
+    token = _CSRF.search(http.get(f"{base}/login", timeout=ms).text())
+    if token is not None:
+        http.post(f"{base}/logout", form={"csrf_token": token.group(1)}, max_redirects=0,
+                  timeout=ms)  # fmt: skip
+
+
+JOURNEY = Journey(name="golden-path", kind="browser", steps=STEPS, run=run, finish=finish)

@@ -92,4 +92,11 @@ def _ask(http: requests.Session, case: Case, config: ProbeConfig) -> dict[str, A
     return answer
 
 
-JOURNEY = Journey(name="policy", kind="http", steps=STEPS, run=run)
+def finish(http: requests.Session, config: ProbeConfig) -> None:
+    """Revoke the run's token: no run leaves a live token behind it."""
+    if "Authorization" in http.headers:
+        url = f"{config.target.base_url}/api/v1/auth/logout"
+        http.post(url, timeout=config.timeout_seconds)
+
+
+JOURNEY = Journey(name="policy", kind="http", steps=STEPS, run=run, finish=finish)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from app import schema  # noqa: F401 - every table on Base.metadata
 from app.core.db import Base
 from app.core.migrate import pending, upgrade
-from app.ops.scheduler import JOBSTORE_TABLE
+from app.ops.service import JOBSTORE_TABLE
 from tests.support.world import services
 
 # Created by migrations on purpose, outside the models: the full-text index.

@@ -8,10 +8,16 @@ from sqlalchemy import delete, func, select, update
 
 from app.core.db import Database, utcnow
 from app.core.tenancy import ALL_TENANTS, TenantScopeError
+from app.demo.seed import SYNTHETIC, synthetic_edges
 from app.graph.models import Edge, Entity
 from app.graph.service import create_entity
 from app.identity.models import Tenant
 from tests.support.world import World, services
+
+# The world's seed: three demo entities and two edges per tenant, plus the
+# probes' synthetic records.
+ENTITIES_PER_TENANT = 3 + len(SYNTHETIC) + 1  # and the governance probe's record
+EDGES_PER_TENANT = 2 + len(synthetic_edges("x"))
 
 
 def tenant_ids(db: Database) -> dict[str, int]:
@@ -26,7 +32,7 @@ def test_a_tenant_session_sees_only_its_own_rows(world: World) -> None:
         names = session.scalars(select(Entity.name)).all()
         assert names
         assert not any(name.startswith("Acme") for name in names)
-        assert session.scalar(select(func.count()).select_from(Edge)) == 2
+        assert session.scalar(select(func.count()).select_from(Edge)) == EDGES_PER_TENANT
         joined = session.execute(select(Entity.name).join(Edge, Edge.source_id == Entity.id)).all()
         assert all(not row.name.startswith("Acme") for row in joined)
 
@@ -40,7 +46,7 @@ def test_updates_and_deletes_cannot_reach_another_tenant(world: World) -> None:
         session.commit()
     with db.session(tenant_id=ids["acme"]) as session:
         assert "Acme Rocket Works" in session.scalars(select(Entity.name)).all()
-        assert session.scalar(select(func.count()).select_from(Edge)) == 2
+        assert session.scalar(select(func.count()).select_from(Edge)) == EDGES_PER_TENANT
 
 
 def test_a_session_without_a_tenant_refuses_tenant_rows(world: World) -> None:
@@ -116,9 +122,13 @@ def test_counts_and_subqueries_are_scoped(world: World) -> None:
     with db.session(tenant_id=ALL_TENANTS) as session:
         everything = session.scalar(select(func.count()).select_from(Entity))
     with db.session(tenant_id=ids["globex"]) as session:
-        assert session.scalar(select(func.count()).select_from(Edge)) == 2
+        assert session.scalar(select(func.count()).select_from(Edge)) == EDGES_PER_TENANT
         inner = select(Entity.pk).subquery()
-        assert session.scalar(select(func.count()).select_from(inner)) == 3 < (everything or 0)
+        assert (
+            session.scalar(select(func.count()).select_from(inner))
+            == ENTITIES_PER_TENANT
+            < (everything or 0)
+        )
 
 
 def test_core_statements_on_tenant_tables_are_refused_in_a_tenant_session(world: World) -> None:

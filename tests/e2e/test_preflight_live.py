@@ -23,7 +23,9 @@ def test_isolation_preflight_passes_against_summit_serve(live_server: str) -> No
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = result.stdout.strip().splitlines()[-1]
+    *_, summary, cleaned = result.stdout.strip().splitlines()
     calls = int(summary.split(":")[1].split()[0])
     assert calls >= 60, summary  # every route x every persona, not a token few
     assert summary.endswith(" 0 problems")
+    made = int(cleaned.split(" of ")[1].split()[0])
+    assert cleaned == f"cleaned up: {made} of {made} records the preflight made removed"

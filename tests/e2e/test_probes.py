@@ -6,7 +6,9 @@ and opens an incident with the failing run's artifacts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
@@ -108,6 +111,27 @@ def test_with_search_broken_the_golden_path_fails_at_search_with_trace_and_scree
         assert any(name.endswith(".trace") for name in trace.namelist())
 
 
+def test_a_failed_runs_trace_holds_no_password_and_no_live_session(
+    broken_search: str, browser_runner: BrowserRunner, tmp_path: Path
+) -> None:
+    """Regression: a failed run's trace.zip, which operators download, held the
+    synthetic user's password (the fill step, the DOM snapshot, the POST body)
+    and its session cookie, valid for eight hours: the probe never logged out."""
+    result = golden_path(broken_search, tmp_path, browser_runner)
+    trace = next(tmp_path / path for path in result.artifacts if path.endswith("trace.zip"))
+    with zipfile.ZipFile(trace) as archive:
+        text = b"".join(archive.read(name) for name in archive.namelist())
+    for spelling in (DEMO_PASSWORD, quote_plus(DEMO_PASSWORD), quote(DEMO_PASSWORD, safe="")):
+        assert spelling.encode() not in text
+    assert b"[redacted]" in text  # the fill step and the form post were there, scrubbed
+    cookies = set(re.findall(rb"summit_session=([^;\s\"\\]+)", text)) - {b"[redacted]"}
+    for value in cookies:  # whatever slipped through must no longer open a session
+        page = requests.get(f"{broken_search}/search", cookies={"summit_session": value.decode()},
+                            allow_redirects=False, timeout=10)  # fmt: skip
+        assert page.status_code == 302
+        assert "/login" in page.headers["Location"]
+
+
 def test_with_no_browser_at_chromium_path_the_probe_fails(live_server: str, tmp_path: Path) -> None:
     runner = BrowserRunner(chromium_path=str(tmp_path / "no-chromium-here"))
     try:
@@ -126,7 +150,8 @@ def test_a_crashed_browser_is_relaunched_for_the_next_run(
     chromium = [pid for pid in descendants(os.getpid()) if "chrom" in command(pid)]
     assert chromium, "the runner's Chromium is a child of this process"
     for pid in chromium:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a helper process that just ended
+            os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     result = golden_path(live_server, tmp_path, browser_runner)
     assert result.passed, (result.failed_step, result.error)

@@ -199,3 +199,19 @@ def test_operator_reads_no_tenant_data(world: World) -> None:
     rocket = search(world, "rocket")[0]
     for url in ("/api/v1/search?q=rocket", f"/api/v1/entities/{rocket['id']}", "/api/v1/entities"):
         assert world.client.get(url, headers=ops).status_code == 403, url
+
+
+def test_probe_users_see_only_the_probes_synthetic_records(world: World) -> None:
+    """What a failed probe run shows operators (its screenshot, its trace) is the
+    probes' own records, never a tenant's data."""
+    probe = {"Authorization": f"Bearer {world.login('synthetic', 'acme')['token']}"}
+    assert world.client.get("/api/v1/search?q=rocket", headers=probe).get_json()["results"] == []
+    own = world.client.get("/api/v1/search?q=summit+probe+target", headers=probe).get_json()
+    assert [hit["name"] for hit in own["results"]] == ["Summit Probe Target"]
+    rocket = world.client.get("/api/v1/search?q=rocket", headers=world.headers("alice"))
+    rocket_id = rocket.get_json()["results"][0]["id"]
+    assert world.client.get(f"/api/v1/entities/{rocket_id}", headers=probe).status_code == 404
+    target = world.client.get(f"/api/v1/entities/{own['results'][0]['id']}", headers=probe)
+    assert [edge["entity"]["name"] for edge in target.get_json()["edges"]] == ["Summit Probe Depot"]
+    asked_outside = world.client.get("/api/v1/entities?dataset=osint", headers=probe).get_json()
+    assert asked_outside["entities"] == []

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from flask import Flask
+from sqlalchemy import select, update
 
 from app.core.db import utcnow
-from app.identity.models import AuthToken
-from tests.support.world import PASSWORD, World, services
+from app.identity.models import AuthToken, User
+from app.identity.service import Passwords
+from tests.support.world import PASSWORD, World, seed_world, services
 
 
 def test_login_returns_a_token_that_expires(world: World) -> None:
@@ -105,3 +108,21 @@ def test_a_web_session_token_is_not_a_bearer_token(world: World) -> None:
         session.commit()
     response = world.client.get("/api/v1/search?q=a", headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 401
+
+
+def test_an_older_hash_is_redone_with_the_current_profile_at_login(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(SUMMIT_PASSWORD_HASH_PROFILE="owasp-minimum")
+    world = seed_world(app, entities_per_tenant=0)
+    old = Passwords("rfc9106-low-memory").hash(PASSWORD)
+    with services(app).db.session(tenant_id=None, write=True) as session:
+        bob = session.scalars(select(User).where(User.username == "bob")).one()
+        bob.password_hash = old
+        session.commit()
+    assert world.login("bob")["token"]
+    with services(app).db.session(tenant_id=None) as session:
+        now = session.scalars(select(User.password_hash).where(User.username == "bob")).one()
+    assert now != old
+    assert now.startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's minimum
+    assert world.login("bob")["token"]  # and it still opens

@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.core.db import utcnow
 from app.core.tenancy import ALL_TENANTS
-from app.ingest.models import DlqReplay, IngestEvent
+from app.identity.models import Tenant
+from app.ingest.models import IngestEvent
 from app.ingest.replay import ReplayRequest, auto_replay, replay
 from app.ingest.service import Limits, Sender
+from governance import audit
 from tests.ingest.helpers import TS, event, ndjson, post, stats
 from tests.support.world import World, services
 
@@ -30,6 +32,14 @@ def dead_letter(world: World, count: int, *, user: str = "alice") -> list[dict[s
         "/api/v1/ingest/dlq", headers=world.headers(user)
     ).get_json()["items"]
     return items
+
+
+def audit_entries(world: World) -> list[dict[str, Any]]:
+    """acme's audit entries of DLQ replays, newest first."""
+    with services(world.app).db.session(tenant_id=ALL_TENANTS) as session:
+        acme = session.scalars(select(Tenant.id).where(Tenant.slug == "acme")).one()
+        query = audit.Query(action="ingest.dlq_replay")
+        return audit.search(session=session, tenant_id=acme, query=query)
 
 
 def replay_call(world: World, body: dict[str, Any]) -> Any:
@@ -59,9 +69,11 @@ def test_a_dry_run_says_what_would_happen_and_writes_nothing_but_the_audit(world
     assert (outcome["stored"], outcome["still_invalid"], outcome["dry_run"]) == (1, 1, True)
     assert events(world) == []
     assert stats(world)["dlq"] == 3
-    with services(world.app).db.session(tenant_id=ALL_TENANTS) as session:
-        [audit] = session.scalars(select(DlqReplay)).all()
-        assert (audit.actor, audit.dry_run, audit.outcome["stored"]) == ("alice", True, 1)
+    [entry] = audit_entries(world)
+    assert (entry["actor"], entry["action"]) == ("alice", "ingest.dlq_replay")
+    assert entry["payload"]["request"]["dry_run"] is True
+    assert entry["payload"]["request"]["corrections"] == [items[0]["id"]]  # ids, not content
+    assert entry["payload"]["outcome"]["stored"] == 1
 
 
 def test_corrected_items_are_ingested_once_however_often_replayed(world: World) -> None:
@@ -79,8 +91,7 @@ def test_corrected_items_are_ingested_once_however_often_replayed(world: World) 
         f"/api/v1/ingest/dlq/{items[0]['id']}", headers=world.headers("alice")
     ).get_json()
     assert (item["status"], item["replayed_by"]) == ("replayed", "alice")
-    with services(world.app).db.session(tenant_id=ALL_TENANTS) as session:
-        assert session.scalar(select(func.count()).select_from(DlqReplay)) == 2
+    assert len(audit_entries(world)) == 2
 
 
 def test_a_replayed_event_already_stored_counts_as_a_duplicate(world: World) -> None:
@@ -108,8 +119,6 @@ def test_replay_is_paced_to_its_max_rate(world: World) -> None:
     app = world.app
     db = services(app).db
     with db.session(tenant_id=ALL_TENANTS) as session:
-        from app.identity.models import Tenant
-
         acme = session.scalars(select(Tenant.id).where(Tenant.slug == "acme")).one()
     replay(
         db=db,

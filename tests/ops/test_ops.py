@@ -6,8 +6,10 @@ werkzeug on 127.0.0.1 in a thread (its own login and decisions go over HTTP).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,10 +49,24 @@ def served_world(make_app: Callable[..., Flask]) -> Iterator[WorldFactory]:
 
 
 def run_now(world: World, probe: str = "policy") -> dict[str, Any]:
-    response = world.client.post(f"/api/v1/probes/{probe}/run", headers=world.headers("ops"))
-    assert response.status_code == 201, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
+    """Ask for a run (answered at once with 202), then wait for it to be recorded."""
+    ops = world.headers("ops")
+    asked = world.client.post(f"/api/v1/probes/{probe}/run", headers=ops)
+    assert asked.status_code == 202, asked.get_json()
+    assert asked.headers["Location"] == asked.get_json()["url"]
+    return wait_for_run(world, asked.get_json()["url"])
+
+
+def wait_for_run(world: World, url: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = world.client.get(url, headers=world.headers("ops"))
+        if got.status_code == 200:
+            body: dict[str, Any] = got.get_json()
+            return body
+        assert got.status_code == 202, got.get_json()
+        time.sleep(0.05)
+    raise AssertionError(f"{url} not recorded within {timeout} s")
 
 
 @pytest.mark.parametrize(
@@ -156,28 +172,66 @@ def test_an_unknown_probe_is_404(world: World) -> None:
         assert response.get_json()["error"]["code"] == "unknown_probe"
 
 
-def test_ops_page_shows_probes_chart_runs_and_runs_one_now(served_world: WorldFactory) -> None:
-    world = served_world(SUMMIT_PROBE_DECISION_BUDGET_MS=1e-9)
-    run_now(world)
+def test_ops_page_puts_incidents_first_then_a_card_per_probe(served_world: WorldFactory) -> None:
+    world = served_world(
+        SUMMIT_PROBE_DECISION_BUDGET_MS=1e-9, SUMMIT_PROBE_FAIL_THRESHOLD=1,
+        SUMMIT_PROBE_FAIL_WINDOW=1,
+    )  # fmt: skip
+    failed = run_now(world)
     client = world.app.test_client()
-    assert web_login(client, "", "ops", next_path="/ops").status_code == 302
-    page = client.get("/ops")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    assert 'id="probe-golden-path"' in html
-    assert 'id="probe-policy"' in html
-    assert re.search(r'<rect class="bar bar-fail" x="[\d.]+" y="[\d.]+"', html)
-    assert "decisions.json" in html
-    assert "/ops/probes/policy/runs/" in html
+    assert web_login(client, "", "ops").headers["Location"] == "/ops"
+    html = client.get("/ops").get_data(as_text=True)
+    assert html.index('id="incidents-heading"') < html.index('id="probes-heading"')
+    assert "policy is failing at step allowed-read" in html
+    assert f'href="/ops/probes/policy/runs/{failed["id"]}"' in html  # the failing run's page
+    for fact in ("Uptime 24 h", "Uptime 30 d", "Last run", "Next run"):
+        assert fact in html
+    assert "0.00%" in html  # one run, failed
+    data = re.search(r'<script type="application/json" id="chart-data-policy">(.*?)</script>', html)
+    assert data
+    series = json.loads(data.group(1))
+    assert len(series["t"]) == 1
+    assert (series["pass"], series["fail"][0] > 0) == ([None], True)
+    assert re.search(r'<div class="history" role="img" aria-label="Last 1 runs[^"]*1 failed"', html)
+    assert 'class="cell cell-fail"' in html
     assert "style=" not in html
-    assert "<script" not in html
-    ran = client.post("/ops/probes/policy/run", data={"csrf_token": csrf_token(client, "/ops")})
-    assert ran.status_code == 302
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert all('src="/static/' in tag or 'type="application/json"' in tag for tag in scripts)
+    assert re.search(r"Scheduler: <strong[^>]*>disabled</strong>", html)
+
+
+def test_run_now_from_the_page_answers_at_once(served_world: WorldFactory) -> None:
+    world = served_world(SUMMIT_PROBE_DECISION_BUDGET_MS=1000)  # pass, even on a busy machine
+    client = world.app.test_client()
+    web_login(client, "", "ops")
+    token = csrf_token(client, "/ops")
+    asked = client.post(
+        "/ops/probes/policy/run", data={"csrf_token": token}, headers={"Accept": "application/json"}
+    )
+    assert asked.status_code == 202
+    body = asked.get_json()
+    assert body["state"] in ("queued", "running")
+    assert body["url"] == f"/ops/probes/policy/runs/{body['id']}"
+    deadline = time.monotonic() + 30
+    while client.get(body["state_url"]).get_json()["state"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.get(body["state_url"]).get_json()["summary"].startswith("policy passed in")
+    plain = client.post("/ops/probes/policy/run", data={"csrf_token": token})
+    assert plain.status_code == 303
+    assert plain.headers["Location"].startswith("/ops/probes/policy/runs/")
+    wait_for_run(world, "/api/v1/probes/policy/runs/" + plain.headers["Location"].rsplit("/", 1)[1])
     runs = world.client.get("/api/v1/probes/policy/runs", headers=world.headers("ops"))
-    assert [r["trigger"] for r in runs.get_json()["runs"]] == ["ui", "api"]
-    artifact = re.search(r'href="(/ops/probes/policy/runs/[^"]+/decisions\.json)"', html)
-    assert artifact
-    assert client.get(artifact.group(1)).status_code == 200
+    assert [r["trigger"] for r in runs.get_json()["runs"]] == ["ui", "ui"]
+
+
+def test_asking_twice_while_a_run_is_pending_runs_it_once(served_world: WorldFactory) -> None:
+    world = served_world()
+    runtime = world.app.extensions["summit.probes"]
+    first = runtime.request_run("policy", trigger="api", requested_by="ops")
+    second = runtime.request_run("policy", trigger="api", requested_by="ops")
+    assert second.id == first.id
+    wait_for_run(world, f"/api/v1/probes/policy/runs/{first.id}")
 
 
 def test_ops_page_refuses_tenant_users_and_a_form_without_csrf(world: World) -> None:

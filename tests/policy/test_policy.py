@@ -56,7 +56,9 @@ def ask(
     [
         ("analyst", {"read", "search"}),
         ("admin", set(TENANT_ACTIONS)),
-        ("synthetic", {"read", "search"}),
+        # and, at a route, the governance probe's actions: each record it then
+        # touches is asked about again, and only synthetic records are permitted
+        ("synthetic", {"read", "search", "hold", "purge", "export", "verify_audit"}),
         ("operator", set()),
     ],
 )

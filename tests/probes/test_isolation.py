@@ -107,3 +107,34 @@ def test_a_route_the_sweep_cannot_exercise_must_be_listed(
     [finding] = preflight.findings
     assert finding.path == "/api/v1/widgets/{widget_key}"
     assert "cannot be exercised" in finding.problem
+
+
+def live_entities(app: Flask) -> dict[str, list[str]]:
+    """Every tenant's entities that any read would still show, by tenant id."""
+    with services(app).db.session(tenant_id=ALL_TENANTS) as session:
+        rows = session.execute(
+            select(Entity.tenant_id, Entity.name).where(Entity.deleted_at.is_(None))
+        )
+        found: dict[str, list[str]] = {}
+        for tenant_id, name in rows:
+            found.setdefault(str(tenant_id), []).append(name)
+    return {tenant: sorted(names) for tenant, names in found.items()}
+
+
+def test_the_preflight_leaves_no_residue_in_tenant_data(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    seed_world(app)
+    before = live_entities(app)
+    with serving(app) as url:
+        preflight = sweep(url)
+    assert preflight.findings == []
+    assert live_entities(app) == before
+    made = {(item.persona, item.collection) for item in preflight.created}
+    assert ("tenant-a", "/api/v1/entities") in made
+    assert ("tenant-b", "/api/v1/entities") in made  # the sweep's own POST as tenant B
+    expiring = [item for item, _why in preflight.left]
+    assert all(item.collection == "/api/v1/governance/exports" for item in expiring)
+    assert preflight.removed == [i for i in reversed(preflight.created) if i not in expiring]
+    assert preflight.cleanup_report().startswith(
+        f"{len(preflight.removed)} of {len(preflight.created)} records the preflight made removed"
+    )

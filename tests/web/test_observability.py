@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,3 +170,19 @@ def test_a_trusted_proxy_passes_on_the_clients_address(make_app: Callable[..., F
     assert outside.status_code == 403
     inside = client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
     assert inside.status_code == 200
+
+
+def test_readyz_writes_no_migration_log_lines(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert world.client.get("/readyz").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+
+
+def test_metrics_include_this_processes_cpu_and_memory(world: World) -> None:
+    seen = samples(world)
+    pid = str(os.getpid())
+    assert seen[("summit_process_resident_memory_bytes", labels(pid=pid))] > 0
+    assert ("summit_process_cpu_seconds_total", labels(pid=pid)) in seen

@@ -1,4 +1,4 @@
-"""Ingest: events, the dead-letter queue, connectors, batches, counters, replays.
+"""Ingest: events, the dead-letter queue, connectors, batches and counters.
 
 Revision ID: 0030
 Revises: 0001
@@ -111,7 +111,7 @@ def _connectors() -> None:
     )
 
 
-def _batches_counters_replays() -> None:
+def _batches_and_counters() -> None:
     op.create_table(
         "ingest_batches",
         sa.Column("pk", sa.Integer(), primary_key=True),
@@ -156,29 +156,17 @@ def _batches_counters_replays() -> None:
     op.create_index(
         "uq_ingest_counters_tenant_source", "ingest_counters", ["tenant_id", "source"], unique=True
     )
-    op.create_table(
-        "ingest_replays",
-        sa.Column("pk", sa.Integer(), primary_key=True),
-        _tenant("ingest_replays"),
-        sa.Column("at", UTCDateTime(), nullable=False),
-        sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("dry_run", sa.Boolean(), nullable=False),
-        sa.Column("request", sa.JSON(), nullable=False),
-        sa.Column("outcome", sa.JSON(), nullable=False),
-    )
-    op.create_index("ix_ingest_replays_tenant_at", "ingest_replays", ["tenant_id", "at"])
 
 
 def upgrade() -> None:
     _events()
     _dlq()
     _connectors()
-    _batches_counters_replays()
+    _batches_and_counters()
 
 
 def downgrade() -> None:
     for table in (
-        "ingest_replays",
         "ingest_counters",
         "ingest_batches",
         "ingest_connectors",

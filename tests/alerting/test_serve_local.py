@@ -1,0 +1,67 @@
+"""`summit alerts serve-local`: Debian's Prometheus and Alertmanager with the
+generated files, on 127.0.0.1, stopped by PID on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.live import free_port
+from tests.support.prometheus import ALERTMANAGER, PROMETHEUS, require_tools
+
+pytestmark = pytest.mark.slow
+
+
+def ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/-/ready", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def scraped_urls(prom: str) -> list[str]:
+    """The scrape targets, once discovery (every 5 s) has found them."""
+    deadline, urls = time.monotonic() + 15, list[str]()
+    while not urls and time.monotonic() < deadline:
+        targets = requests.get(f"{prom}/api/v1/targets", timeout=5).json()["data"]
+        urls = [t["scrapeUrl"] for t in targets["activeTargets"]]
+        time.sleep(0.5)
+    return urls
+
+
+def test_serve_local_runs_both_with_the_generated_files_and_stops_them(tmp_path: Path) -> None:
+    require_tools(PROMETHEUS, ALERTMANAGER)
+    prom_port, am_port = free_port(), free_port()
+    env = {**os.environ, "SUMMIT_VAR_DIR": str(tmp_path), "SUMMIT_PORT": "8123"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "alerts", "serve-local",
+         f"--prometheus-port={prom_port}", f"--alertmanager-port={am_port}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    prom, am = f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready(prom) and ready(am)) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[0]
+            time.sleep(0.3)
+        groups = requests.get(f"{prom}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        names = {g["name"] for g in groups}
+        assert "sloth-slo-alerts-summit-availability" in names
+        assert "summit-probe-alerts" in names
+        assert scraped_urls(prom) == ["http://127.0.0.1:8123/metrics"]
+        status = requests.get(f"{am}/api/v2/status", timeout=5).json()
+        assert "quiet-hours" in status["config"]["original"]
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    assert "stopping" in output
+    assert not ready(prom)
+    assert not ready(am)

@@ -1,0 +1,36 @@
+"""Building the alerting folder for tests, with fixed inputs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from alerts import build, rules, slo
+
+BASE_URL = "https://summit.example.com"
+PROBES = [
+    rules.ProbeAlert("golden-path", timedelta(seconds=60), failures=3, window=3),
+    rules.ProbeAlert("policy", timedelta(seconds=60), failures=3, window=3),
+]
+
+
+def write_spec(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def build_into(
+    out: Path,
+    *,
+    specs: Path = build.SPECS_DIR,
+    routing_file: Path = build.ROUTING_FILE,
+    base_url: str = BASE_URL,
+    time_scale: float = 1.0,
+) -> list[Path]:
+    options = rules.Options(links=rules.Links(base_url), time_scale=time_scale)
+    loaded = slo.load_dir(specs)
+    return build.write(
+        out, slos=loaded.slos, probes=PROBES, routing_file=routing_file, options=options
+    )

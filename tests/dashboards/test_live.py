@@ -1,0 +1,186 @@
+"""Every target of every panel against Debian's Prometheus scraping a live `summit
+serve` after real traffic: tenants searching and fetching, one tenant flooded past
+its rate limit, the scheduler running both probes (the golden path in Chromium).
+
+The template variables are substituted as Grafana does for the dashboards'
+defaults (tenant "All", $__rate_interval from the panel's min interval and the
+scrape interval); each query must parse and return at least one series. A
+metric renamed under a panel makes the check fail (shown below). The SLO
+overview reads the recording rules `summit alerts build` generates, loaded
+into this Prometheus.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.core import metrics
+from dashboards import build, slo_overview
+from tests.support.dashboards import check_live, every_target
+from tests.support.live import api_login, serving
+from tests.support.prometheus import Prometheus, running_prometheus
+
+pytestmark = pytest.mark.slow
+SCRAPE_SECONDS = 1
+NOT_SLO = [uid for uid in build.DEFINITIONS if uid != slo_overview.UID]
+
+
+@dataclass
+class Stack:
+    summit: str
+    prometheus: Prometheus
+    since: float
+    rules: list[Path]
+    rules_problem: str | None
+
+
+def slo_rules(out: Path) -> tuple[list[Path], str | None]:
+    """The rule files `summit alerts build` writes, or why there are none."""
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "alerts", "build", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SUMMIT_VAR_DIR": str(out)},
+    )
+    if done.returncode != 0:
+        return [], f"`summit alerts build` failed ({done.returncode}): {done.stderr.strip()[-300:]}"
+    rules = sorted(p for p in out.rglob("*.y*ml") if "groups:" in p.read_text())
+    return rules, None if rules else f"`summit alerts build` wrote no rule files into {out}"
+
+
+def drive_traffic(url: str) -> None:
+    """Searches (cache misses, then hits), entity fetches and a write for acme; globex
+    squeezed to 1 request/s and flooded, so it collects 429s."""
+    alice, carol = api_login(url, "acme", "alice"), api_login(url, "globex", "carol")
+    ops = api_login(url, None, "ops")
+    squeeze = requests.patch(
+        f"{url}/api/v1/admin/tenants/globex/quotas",
+        headers=ops,
+        timeout=10,
+        json={"qps": 1, "burst": 0, "reason": "dashboards live test"},
+    )
+    assert squeeze.status_code == 200, squeeze.text
+    for query in ("rocket", "acme", "rocket", "acme", "rocket"):
+        found = requests.get(f"{url}/api/v1/search", params={"q": query}, headers=alice, timeout=10)
+        assert found.status_code == 200, found.text
+        for hit in found.json()["results"][:2]:
+            requests.get(f"{url}/api/v1/entities/{hit['id']}", headers=alice, timeout=10)
+    created = requests.post(
+        f"{url}/api/v1/entities",
+        headers=alice,
+        timeout=10,
+        json={"kind": "org", "name": "Live Dashboards Ltd", "dataset": "live", "attributes": {}},
+    )
+    assert created.status_code == 201, created.text
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: (
+                    requests.get(f"{url}/api/v1/quotas", headers=carol, timeout=10).status_code
+                ),
+                range(20),
+            )
+        )
+    assert 429 in statuses, statuses
+
+
+def keep_searching(url: str, stop: threading.Event) -> None:
+    """Steady read traffic while panels are checked, so "now" has data too."""
+    alice = api_login(url, "acme", "alice")
+    while not stop.wait(0.25):
+        requests.get(f"{url}/api/v1/search", params={"q": "rocket"}, headers=alice, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("dashboards-live")
+    rules, problem = slo_rules(work / "alerts")
+    since = time.time()
+    with serving(
+        work / "var",
+        SUMMIT_ENV="test",
+        SUMMIT_PROBE_GOLDEN_PATH_INTERVAL_SECONDS="3",
+        SUMMIT_PROBE_POLICY_INTERVAL_SECONDS="2",
+        SUMMIT_PROBE_TIMEOUT_SECONDS="5",
+        SUMMIT_SCHEDULER_LEASE_SECONDS="3",
+    ) as url:
+        drive_traffic(url)
+        target = url.removeprefix("http://")
+        with running_prometheus(
+            work / "prometheus", targets=[target], rule_files=rules, interval=f"{SCRAPE_SECONDS}s"
+        ) as prometheus:
+            stop = threading.Event()
+            searcher = threading.Thread(target=keep_searching, args=(url, stop), daemon=True)
+            searcher.start()
+            try:
+                wait_until_scraped(prometheus)
+                yield Stack(url, prometheus, since, rules, problem)
+            finally:
+                stop.set()
+                searcher.join(timeout=10)
+
+
+def wait_until_scraped(prometheus: Prometheus) -> None:
+    """Both probes have run and been scraped, and rate windows hold two samples."""
+    every = f"count(count by (probe) ({metrics.PROBE_DURATION.count}))"
+    prometheus.wait_for(every, lambda result: bool(result) and float(result[0]["value"][1]) >= 2)
+    steps = f'{metrics.PROBE_DURATION.count}{{step="search"}}'
+    prometheus.wait_for(steps, bool, timeout=30)
+    time.sleep(4 * SCRAPE_SECONDS)  # the shortest $__rate_interval: four scrapes
+
+
+@pytest.mark.parametrize("uid", NOT_SLO)
+def test_every_panel_returns_series_from_a_live_prometheus(stack: Stack, uid: str) -> None:
+    dashboard = {uid: build.build_one(uid)}
+    findings = check_live(
+        stack.prometheus.url, dashboard, scrape_seconds=SCRAPE_SECONDS, since=stack.since
+    )
+    assert findings == [], "\n".join(map(str, findings))
+    assert len(list(every_target(dashboard))) >= 8
+
+
+def test_every_slo_panel_returns_series_from_the_generated_rules(stack: Stack) -> None:
+    assert stack.rules_problem is None, (
+        f"the SLO overview reads the rules of `summit alerts build`: {stack.rules_problem}"
+    )
+    dashboard = {slo_overview.UID: build.build_one(slo_overview.UID)}
+    findings = check_live(
+        stack.prometheus.url, dashboard, scrape_seconds=SCRAPE_SECONDS, since=stack.since
+    )
+    assert findings == [], "\n".join(map(str, findings))
+
+
+@pytest.mark.parametrize(
+    ("constant", "renamed"),
+    [("RATE_LIMITED", "summit_rate_limit_refusals"), ("PROBE_DURATION", "summit_probe_seconds")],
+)
+def test_a_metric_renamed_under_a_panel_fails_the_check(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, constant: str, renamed: str
+) -> None:
+    """The server still exports the old name; the dashboards now read the new one."""
+    old = getattr(metrics, constant)
+    monkeypatch.setattr(metrics, constant, metrics.Name(renamed))
+    built = {uid: build.build_one(uid) for uid in NOT_SLO}
+    reading = {
+        (d["uid"], p["title"], t["refId"])
+        for d, p, t in every_target(built)
+        if renamed in t["expr"]
+    }
+    assert reading, f"no panel reads {old.family}"
+    findings = check_live(
+        stack.prometheus.url, built, scrape_seconds=SCRAPE_SECONDS, since=stack.since
+    )
+    assert {(f.dashboard, f.panel, f.ref) for f in findings} == reading
+    assert {f.problem for f in findings} == {"returned no series"}
