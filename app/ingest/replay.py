@@ -25,8 +25,8 @@ from app.core.errors import NotFound
 from app.core.metrics import Metrics
 from app.core.tenancy import ALL_TENANTS
 from app.identity.models import Tenant
-from app.ingest import bulk
-from app.ingest.bulk import Counts
+from app.ingest import bulk, ledger
+from app.ingest.ledger import Counts
 from app.ingest.models import PENDING, REPLAYED, Connector, DlqItem, IngestEvent
 from app.ingest.service import Limits, Rule, Sender, connector_rules
 from app.ingest.validate import Invalid, Valid, check
@@ -199,7 +199,7 @@ def _write_chunk(
             "created_by": sender.actor,
         }
         bulk.claim_batch(conn, tenant_id=tenant, row=row)
-        bulk.bump_counters(
+        ledger.bump_counters(
             conn, tenant_id=tenant, deltas=deltas, now=now if written.stored else None
         )
 

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from app.core.db import Database
 from app.core.errors import DomainError
 from app.core.metrics import Metrics
-from app.ingest import bulk
-from app.ingest.bulk import Counts
+from app.ingest import bulk, ledger
+from app.ingest.ledger import Counts
 from app.ingest.models import PENDING, Connector, DlqItem, IngestBatch, IngestCounter, IngestEvent
 from app.ingest.validate import Invalid, Valid, parse
 
@@ -121,7 +121,7 @@ def ingest_batch(
             actor=sender.actor,
             now=now,
         )
-        new_items, dlq_bytes = bulk.dead_letter(
+        new_items, dlq_bytes = ledger.dead_letter(
             conn,
             tenant_id=sender.tenant_id,
             items=invalid,
@@ -141,7 +141,7 @@ def ingest_batch(
             duplicates=result.duplicates,
             errors=result.errors,
         )
-        bulk.bump_counters(conn, tenant_id=sender.tenant_id, deltas=result.per_source, now=now)
+        ledger.bump_counters(conn, tenant_id=sender.tenant_id, deltas=result.per_source, now=now)
     return result
 
 
