@@ -101,10 +101,21 @@ def _register() -> None:
     from app.alerting.paging_commands import paging_group
     from app.demo.commands import demo
     from app.governance.commands import audit_group
+    from app.ingest.commands import ingest
     from app.ops.commands import jobs, preflight, probes
     from app.ops.dashboard_commands import dashboards
 
-    for command in (alerts, audit_group, dashboards, demo, jobs, paging_group, preflight, probes):
+    for command in (
+        alerts,
+        audit_group,
+        dashboards,
+        demo,
+        ingest,
+        jobs,
+        paging_group,
+        preflight,
+        probes,
+    ):
         main.add_command(command)
 
 

@@ -31,6 +31,8 @@ from app.identity import views as identity_views
 from app.identity.models import Tenant
 from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
+from app.ingest import pages as ingest_pages
+from app.ingest import views as ingest_views
 from app.ops import dashboard_views, health, scheduler
 from app.ops import pages as ops_pages
 from app.ops import public as ops_public
@@ -68,6 +70,8 @@ BLUEPRINTS = (
     dashboard_views.bp,
     ops_public.bp,
     explorer.bp,
+    ingest_views.bp,
+    ingest_pages.bp,
 )
 
 

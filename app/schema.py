@@ -9,6 +9,7 @@ from app.alerting import models as alerting_models  # noqa: F401
 from app.core import leases  # noqa: F401
 from app.graph import models as graph_models  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
+from app.ingest import models as ingest_models  # noqa: F401
 from app.ops import models as ops_models  # noqa: F401
 from app.policy import models as policy_models  # noqa: F401
 from app.quotas import models as quota_models  # noqa: F401

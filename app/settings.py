@@ -321,6 +321,27 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    # ingest (issue 15): bounded work in flight, and how long a batch may wait
+    # for the writer before the sender is told to come back (503 Retry-After)
+    ingest_max_body_bytes: int = Field(
+        16 * 1024**2, ge=1024, le=1024**3, validation_alias="SUMMIT_INGEST_MAX_BODY_BYTES"
+    )
+    ingest_max_batch: int = Field(
+        10_000, ge=1, le=100_000, validation_alias="SUMMIT_INGEST_MAX_BATCH"
+    )
+    ingest_max_event_bytes: int = Field(
+        64 * 1024, ge=256, le=16 * 1024**2, validation_alias="SUMMIT_INGEST_MAX_EVENT_BYTES"
+    )
+    ingest_max_in_flight: int = Field(
+        2, ge=1, le=64, validation_alias="SUMMIT_INGEST_MAX_IN_FLIGHT"
+    )
+    ingest_write_wait_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias="SUMMIT_INGEST_WRITE_WAIT_SECONDS"
+    )
+    ingest_auto_replay_interval_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias="SUMMIT_INGEST_AUTO_REPLAY_INTERVAL_SECONDS"
+    )
+
     @field_validator("redis_url")
     @classmethod
     def _known_redis(cls, value: str) -> str:

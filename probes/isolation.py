@@ -17,6 +17,7 @@ demo deployment all the same: for a moment its entities exist.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -31,7 +32,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/logout"): "ends the caller's own web session; reads no stored data",
 }
 # Routes called with this body instead of one made from the schema, and why.
-BODIES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
+BODIES: dict[tuple[str, str], tuple[Any, str]] = {
     ("PATCH", "/api/v1/admin/tenants/{tenant}/quotas"): (
         {"reason": "isolation preflight: changes nothing"},
         "a schema-made body would set tenant A's limits to their minimum",
@@ -39,6 +40,10 @@ BODIES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
     ("PUT", "/api/v1/governance/retention"): (
         {"reason": "isolation preflight: changes nothing"},
         "a schema-made body would set tenant B's retention to its minimum (1 day)",
+    ),
+    ("POST", "/api/v1/ingest/events"): (
+        [],
+        "an empty batch: the sweep ingests nothing into the callers' tenants",
     ),
 }
 # Routes whose body is facts to evaluate, not ids to look up: filled with
@@ -73,6 +78,10 @@ class Context:
     hold_id: str = ""
     export_id: str = ""
     markers: set[str] = field(default_factory=set)
+    # One of A's DLQ items. Not an "A id" below: operators may open any item's
+    # metadata (/ops/dlq/{item_id}); what no one else may see is its raw event,
+    # which carries A's markers.
+    dlq_item_id: str = "00000000-0000-4000-8000-000000000000"
 
 
 # Path parameter name -> its value for the sweep. Names not here make a route
@@ -88,6 +97,7 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "export_id": lambda ctx: ctx.export_id,
     "slug": lambda ctx: "incident-response",  # runbooks: operators only, no tenant data
     "uid": lambda ctx: "summit-probes",  # a dashboard's JSON: operators may, it holds no data
+    "item_id": lambda ctx: ctx.dlq_item_id,
 }
 A_ID_PARAMS = frozenset({"entity_id", "hold_id", "export_id"})
 
@@ -199,6 +209,7 @@ class Preflight:
         )
         ctx.hold_id, ctx.export_id = self._governance_data(headers, first["id"], marker)
         ctx.markers = {first["id"], second["id"], edge["id"], marker, ctx.hold_id, ctx.export_id}
+        self._dead_letter(ctx, headers, marker)
         return ctx
 
     def _governance_data(
@@ -228,6 +239,36 @@ class Preflight:
         if export.status_code != 202:
             raise PreflightError(f"cannot request tenant A's export: {export.status_code}")
         return hold_id, str(export.json()["id"])
+
+    def _dead_letter(self, ctx: Context, headers: dict[str, str], marker: str) -> None:
+        """An invalid event of A's (no type, no time) lands in A's DLQ with A's markers."""
+        event_id = f"{marker}-event"
+        line = json.dumps({"id": event_id, "source": "preflight", "payload": {"m": marker}})
+        sent = requests.post(
+            f"{self.url}/api/v1/ingest/events",
+            data=line.encode(),
+            headers={**headers, "Content-Type": "application/x-ndjson"},
+            timeout=self.timeout,
+        )
+        if sent.status_code != 202:
+            raise PreflightError(f"cannot dead-letter tenant A's event: {sent.status_code}")
+        ctx.markers.add(event_id)
+        params: dict[str, str] = {"source": "preflight", "limit": "500"}
+        for _page in range(100):  # bounded: earlier runs' items come first
+            page = requests.get(
+                f"{self.url}/api/v1/ingest/dlq",
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+            ).json()
+            for item in page["items"]:
+                if item["event_id"] == event_id:
+                    ctx.dlq_item_id = item["id"]
+                    return
+            if not page["next_cursor"]:
+                break
+            params["cursor"] = page["next_cursor"]
+        raise PreflightError("tenant A's dead-lettered event is not in its DLQ")
 
     # --- the sweep ------------------------------------------------------------------
 

@@ -74,6 +74,12 @@ def run_probe(runtime: ProbeRuntime, name: str) -> int:
     return 1
 
 
+def run_ingest_auto_replay(runtime: ProbeRuntime, _name: str) -> int:
+    from app.ingest.jobs import auto_replay_job  # the ingest domain's job, by plain import
+
+    return auto_replay_job(settings=runtime.settings, db=runtime.db, metrics=runtime.metrics)
+
+
 # Job name (kebab-case, used in logs, CLI and metrics) -> (interval setting,
 # function). A job function takes (runtime, name) and returns a count; it
 # fails by raising.
@@ -84,6 +90,7 @@ JOBS: Final[dict[str, tuple[str, Callable[[ProbeRuntime, str], int]]]] = {
     "prune": ("prune_interval_seconds", maintenance.prune),
     "purge-expired": ("purge_interval_seconds", purge_expired_job),
     "audit-checkpoint": ("audit_checkpoint_interval_seconds", audit_checkpoint_job),
+    "ingest-auto-replay": ("ingest_auto_replay_interval_seconds", run_ingest_auto_replay),
     "paging-outbox": ("paging_outbox_interval_seconds", deliver_job),
 }
 

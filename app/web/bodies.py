@@ -18,6 +18,7 @@ from flask import request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app.web.errors import api_error
+from app.web.rawbody import reads_raw_body
 
 MAX_DEPTH = 32  # attributes and events are records, not trees: generous, and far below 254
 INT64 = 2**63
@@ -29,7 +30,12 @@ _BRACKETS_ONLY = (
 
 
 def check_request() -> None:
-    if request.method not in ("GET", "HEAD", "OPTIONS") and request.is_json and _has_body():
+    if (
+        request.method not in ("GET", "HEAD", "OPTIONS")
+        and not reads_raw_body()  # bulk ingest reads, bounds and checks its own, per item
+        and request.is_json
+        and _has_body()
+    ):
         raw = _read_body()
         if too_deep(raw, MAX_DEPTH):
             raise api_error(400, "too_deep", f"the JSON body nests deeper than {MAX_DEPTH} levels")

@@ -21,6 +21,18 @@ ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
+def raw_bodies(app: APIFlask) -> dict[tuple[str, str], dict[str, Any]]:
+    """(OpenAPI path, method) -> request body of the views that read theirs (app.web.rawbody)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for rule in app.url_map.iter_rules():
+        body = getattr(app.view_functions.get(rule.endpoint), "_summit_raw_body", None)
+        if body is None:
+            continue
+        for method in rule.methods or ():
+            found[(_CONVERTER.sub(r"{\1}", rule.rule), method.lower())] = body
+    return found
+
+
 def bearer_operations(app: APIFlask) -> set[tuple[str, str]]:
     """(OpenAPI path, method) of every view that takes a bearer token."""
     found = set()
@@ -37,11 +49,14 @@ def bearer_operations(app: APIFlask) -> set[tuple[str, str]]:
 def complete(app: APIFlask, spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
     assert isinstance(spec, dict)  # SPEC_FORMAT is json
     bearer = bearer_operations(app)
+    bodies = raw_bodies(app)
     schemas = spec.get("components", {}).get("schemas", {})
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
             if (path, method) in bearer:
                 operation["security"] = [{BEARER: []}]
+            if (path, method) in bodies:
+                operation["requestBody"] = bodies[(path, method)]
             _complete_operation(operation, schemas)
     tags = {tag["name"]: tag for tag in spec.get("tags", [])}
     if tags:

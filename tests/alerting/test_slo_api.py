@@ -44,7 +44,8 @@ def test_every_slo_is_listed_with_its_objective_and_alert_windows(world: World) 
     assert (body["source"], body["period_days"]) == ("local", 30)
     slos = by_id(body)
     assert set(slos) == {"summit-availability", "summit-read-latency",
-                         "summit-policy-latency", "summit-golden-path"}  # fmt: skip
+                         "summit-policy-latency", "summit-golden-path",
+                         "summit-ingest-write-latency"}  # fmt: skip
     availability = slos["summit-availability"]
     assert availability["objective"] == 99.5
     assert [r["window"] for r in availability["burn_rates"]] == [

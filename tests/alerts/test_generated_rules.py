@@ -39,7 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_promtool_checks_every_generated_rule_file(tmp_path: Path, time_scale: float) -> None:
     build_into(tmp_path, time_scale=time_scale)
     files = sorted(str(p) for p in (tmp_path / build.RULES_DIR).glob("*.yml"))
-    assert len(files) == 4
+    assert len(files) == 5
     for path in files:
         done = promtool("check", "rules", path, cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -93,6 +93,16 @@ def policy_latency(bad: float, minutes: int) -> Series:
     ]  # fmt: skip
 
 
+def ingest_write_latency(bad: float, minutes: int) -> Series:
+    family = metrics.INGEST_BATCH_DURATION
+    labels = 'tenant="acme",connector="crm"'
+    return [
+        {"series": f"{family.count}{{{labels}}}", "values": counter(PER_MINUTE, minutes)},
+        {"series": f'{family.bucket}{{{labels},le="1.5"}}',
+         "values": counter(PER_MINUTE * (1 - bad), minutes)},
+    ]  # fmt: skip
+
+
 def golden_path(bad: float, minutes: int) -> Series:
     runs = metrics.PROBE_RUNS.total
     return [
@@ -107,6 +117,7 @@ INPUTS: dict[str, Callable[[float, int], Series]] = {
     "summit-read-latency": read_latency,
     "summit-policy-latency": policy_latency,
     "summit-golden-path": golden_path,
+    "summit-ingest-write-latency": ingest_write_latency,
 }
 
 

@@ -256,7 +256,7 @@ def test_the_read_path_slo_counts_reads_under_the_300_ms_bucket() -> None:
     assert 0.3 in metrics.LATENCY_BUCKETS
     assert set(specs) == {
         "summit-availability", "summit-read-latency", "summit-policy-latency",
-        "summit-golden-path",
+        "summit-golden-path", "summit-ingest-write-latency",
     }  # fmt: skip
     assert specs["summit-availability"].objective == 99.5
 
@@ -278,6 +278,7 @@ def test_the_bucket_map_matches_the_histograms_summit_exports(tmp_path: Path) ->
     emitted = metrics.Metrics(registry)
     emitted.observe(route="/r", method="GET", tenant="t", traffic="user", status=200, seconds=0.1)
     emitted.observe_decision(action="read", decision="allow", source="api", ms=0.1)
+    emitted.ingest_batch_seconds.labels("t", "c").observe(0.1)
     db = Database(f"sqlite:///{tmp_path / 'summit.db'}")
     upgrade(db.engine)
     with db.session(tenant_id=None, write=True) as session:

@@ -171,7 +171,7 @@ def test_every_open_and_resolve_is_told_to_the_database_notifier(
 
 
 def test_an_unknown_notifier_is_refused() -> None:
-    with pytest.raises(ValueError, match="carrier-pigeon.*known"):
+    with pytest.raises(ValueError, match=r"carrier-pigeon.*known"):
         incidents.load_notifiers(["carrier-pigeon"])
 
 

@@ -1,0 +1,1 @@
+"""Ingest at scale: events, backpressure, the dead-letter queue and replay."""
