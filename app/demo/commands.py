@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from app import console
 from app.core.db import Database, utcnow
+from app.demo.script import Demo
 from app.demo.seed import seed
+from app.demo.server import serving
 from app.identity.service import Passwords
 from app.settings import DEMO_DEFAULT_PASSWORD
 
 
 @click.command()
 @click.option("--seed-only", is_flag=True, help="Seed the demo data and stop.")
-def demo(seed_only: bool) -> None:
-    """Seed the demo tenants, users and graph (idempotent), then run the demo script."""
+@click.option(
+    "--url",
+    default="",
+    help="A running control plane to show [default: start one on a free loopback port].",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(1_000, 10_000_000),
+    default=100_000,
+    show_default=True,
+    help="Events the ingest step loads (1000000 for the full-scale run).",
+)
+def demo(seed_only: bool, url: str, events: int) -> None:
+    """Seed the demo tenants, users and graph (idempotent), then run the whole
+    demo against the control plane and narrate it. Exits 1 if a step fails."""
     settings = console.settings()
     if not settings.demo_mode and settings.demo_password == DEMO_DEFAULT_PASSWORD:
         raise console.ConfigurationError(
@@ -38,7 +55,17 @@ def demo(seed_only: bool) -> None:
         f"+{report.entities} entities, +{report.edges} edges"
         + ("" if report.changed else " (already seeded; nothing changed)")
     )
-    if not seed_only:
-        from app.demo.script import run  # builds an app: only when asked
+    if seed_only:
+        return
+    if url:
+        _show(url, settings.demo_password, events)
+        return
+    log = (settings.var_dir / "demo-serve.log").resolve()
+    click.echo(f"starting summit serve for the demo on the loopback (its log: {log})")
+    with serving(log=log) as own:
+        _show(own, settings.demo_password, events)
 
-        run(echo=click.echo, password=settings.demo_password)
+
+def _show(url: str, password: str, events: int) -> None:
+    if not Demo(url=url.rstrip("/"), password=password, echo=click.echo, events=events).run():
+        sys.exit(1)
