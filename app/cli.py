@@ -101,7 +101,7 @@ def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
     from app.alerting.commands import alerts
     from app.alerting.paging_commands import paging_group
-    from app.demo.commands import demo
+    from app.demo.commands import demo, drill
     from app.governance.commands import audit_group
     from app.ingest.commands import ingest
     from app.ops.commands import jobs, preflight, probes
@@ -112,6 +112,7 @@ def _register() -> None:
         audit_group,
         dashboards,
         demo,
+        drill,
         ingest,
         jobs,
         paging_group,

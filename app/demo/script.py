@@ -17,51 +17,25 @@ from typing import Any
 
 import requests
 
+from app.demo.client import TIMEOUT, Client, StepFailed, expect
 from app.ingest.commands import summary
 from app.ingest.loadgen import Load, LoadPlan
 
 Echo = Callable[[str], Any]
-TIMEOUT = 30
-
-
-class StepFailed(Exception):
-    """A step saw something other than what the product promises."""
 
 
 class Missing(Exception):
     """This build does not have the feature a step shows."""
 
 
-def expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise StepFailed(message)
-
-
 @dataclass
-class Demo:
-    url: str
-    password: str
-    echo: Echo
+class Demo(Client):
+    echo: Echo = print
     events: int = 100_000
-    http: requests.Session = field(default_factory=requests.Session)
-    _tokens: dict[str, dict[str, str]] = field(default_factory=dict)
     _paths: dict[str, Any] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
 
     # --- helpers ------------------------------------------------------------------
-
-    def as_(self, tenant: str | None, username: str) -> dict[str, str]:
-        key = f"{tenant}/{username}"
-        if key not in self._tokens:
-            body = {"tenant": tenant, "username": username, "password": self.password}
-            answer = self.http.post(f"{self.url}/api/v1/auth/login", json=body, timeout=TIMEOUT)
-            expect(answer.status_code == 200, f"{username} could not log in: {answer.text[:200]}")
-            self._tokens[key] = {"Authorization": f"Bearer {answer.json()['token']}"}
-        return self._tokens[key]
-
-    def call(self, method: str, path: str, who: dict[str, str], **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", TIMEOUT)
-        return self.http.request(method, f"{self.url}{path}", headers=who, **kwargs)
 
     def needs(self, method: str, path: str, what: str) -> None:
         if not self._paths:
@@ -100,6 +74,7 @@ class Demo:
             except (StepFailed, requests.RequestException) as exc:
                 self.say(f"✗ FAILED: {exc}")
                 self.failed.append(title)
+        self.logout()
         verdict = "every step held" if not self.failed else f"{len(self.failed)} step(s) FAILED"
         self.echo(f"\ndemo: {verdict}")
         return not self.failed
@@ -107,25 +82,12 @@ class Demo:
     def probes(self) -> None:
         ops = self.as_(None, "ops")
         for name in ("golden-path", "policy", "governance"):
-            asked = self.call("POST", f"/api/v1/probes/{name}/run", ops)
-            expect(asked.status_code == 202, f"run {name}: {asked.status_code} {asked.text[:200]}")
-            run = self.wait_for_run(asked.json()["url"], ops)
+            run = self.run_probe(name, ops)
             steps = ", ".join(f"{s['name']} {s['ms']:.0f} ms" for s in run["steps"])
             mark = "✓" if run["status"] == "pass" else "✗"
             self.say(f"{mark} {name}: {run['status']} in {run['duration_ms']:.0f} ms ({steps})")
             expect(run["status"] == "pass", f"{name} failed at {run['failed_step']}: "
                    f"{run['error']}")  # fmt: skip
-
-    def wait_for_run(self, url: str, who: dict[str, str]) -> dict[str, Any]:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            answer = self.http.get(f"{self.url}{url}", headers=who, timeout=TIMEOUT)
-            if answer.status_code == 200:
-                run: dict[str, Any] = answer.json()
-                return run
-            expect(answer.status_code == 202, f"{url}: {answer.status_code}")
-            time.sleep(0.3)
-        raise StepFailed(f"{url} still running after two minutes")
 
     def isolation(self) -> None:
         alice, carol, ops = (

@@ -22,15 +22,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(*, log: Path, timeout: float = 60) -> Iterator[str]:
-    """`summit serve` with this process's settings on 127.0.0.1; yields its URL."""
+def serving(*, log: Path, timeout: float = 60, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`summit serve` with this process's settings on 127.0.0.1, its scheduler off
+    unless ``env`` says otherwise (the demo runs each check itself); yields its URL."""
     port = free_port()
     env = {
         **os.environ,
+        "SUMMIT_SCHEDULER": "false",
+        **(env or {}),
         "SUMMIT_PORT": str(port),
         "SUMMIT_HOST": "127.0.0.1",
-        "SUMMIT_SCHEDULER": "false",
-    }  # fmt: skip - the demo runs each check itself
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"],
