@@ -12,7 +12,7 @@ from typing import Any
 
 from app.core import metrics as m
 from dashboards import promql as q
-from dashboards.slo_panels import burn_rate
+from dashboards.slo_panels import BUDGET_STEPS, burn_rate
 from dashboards.style import (
     Query,
     Variable,
@@ -30,7 +30,6 @@ PER_SLO = "{{sloth_service}} / {{sloth_slo}}"
 INCIDENT_RESPONSE = link(
     "Incident response", "/runbooks/incident-response", "Severities, roles, comms templates"
 )
-BUDGET_STEPS = [(None, "red"), (0.0, "orange"), (0.25, "green")]  # spent, low, healthy
 
 
 def _slo_variable() -> Variable:

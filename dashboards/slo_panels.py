@@ -8,7 +8,9 @@ from collections.abc import Iterable
 
 from app.core import metrics as m
 from dashboards import promql as q
-from dashboards.style import HousePanel, Link, Query, timeseries
+from dashboards.style import HousePanel, Link, Query, Steps, timeseries
+
+BUDGET_STEPS: Steps = [(None, "red"), (0.0, "orange"), (0.25, "green")]  # spent, low, healthy
 
 
 def burn_rate(
