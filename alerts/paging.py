@@ -135,8 +135,9 @@ def describe(incident: Incident, rows: list[Any]) -> dict[str, Any]:
     return {
         "dedup_key": dedup_key(incident),
         "events": [
-            {"action": r.action, "state": r.state, "sent_at": r.sent_at,
-             "held_until": r.held_until, "attempts": r.attempts, "error": r.last_error}
+            {"action": r.action, "state": r.state, "enqueued_at": r.created_at,
+             "sent_at": r.sent_at, "held_until": r.held_until, "attempts": r.attempts,
+             "error": r.last_error}
             for r in rows
         ],
     }  # fmt: skip

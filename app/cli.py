@@ -56,7 +56,9 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     # One tenant may keep all but one worker thread busy: another tenant always
     # finds one free, however slow the first tenant's requests are.
-    os.environ.setdefault("SUMMIT_TENANT_MAX_INFLIGHT", str(max(1, workers * threads - 1)))
+    # With only two, a cap of one would serialise each tenant: no cap then.
+    slots = workers * threads
+    os.environ.setdefault("SUMMIT_TENANT_MAX_INFLIGHT", str(slots - 1 if slots >= 3 else 0))
     # Served, the probes run on schedule (one worker leads) against this server.
     os.environ.setdefault("SUMMIT_SCHEDULER", "true")
     loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
@@ -99,7 +101,7 @@ def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
     from app.alerting.commands import alerts
     from app.alerting.paging_commands import paging_group
-    from app.demo.commands import demo
+    from app.demo.commands import demo, drill
     from app.governance.commands import audit_group
     from app.ingest.commands import ingest
     from app.ops.commands import jobs, preflight, probes
@@ -110,6 +112,7 @@ def _register() -> None:
         audit_group,
         dashboards,
         demo,
+        drill,
         ingest,
         jobs,
         paging_group,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prometheus_client import multiprocess
+
+log = logging.getLogger("summit.ratelimit")
 
 
 def worker_exit(_server: Any, _worker: Any) -> None:
@@ -18,3 +21,17 @@ def worker_exit(_server: Any, _worker: Any) -> None:
 def child_exit(_server: Any, worker: Any) -> None:
     # A dead worker's live gauges must not be summed into /metrics forever.
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+    # Nor may the in-flight slots of a worker killed mid-request keep its tenant
+    # waiting until they go stale: the master gives them back at once.
+    from app.core.gcra import STORE_ERRORS, open_store
+    from app.settings import load_settings
+
+    settings = load_settings()
+    try:
+        open_store(redis_url=settings.redis_url, var_dir=settings.var_dir).release_process(
+            worker.pid
+        )
+    except STORE_ERRORS as exc:
+        logging.getLogger("summit.ratelimit").warning(
+            "slots of %s not released: %s", worker.pid, exc
+        )

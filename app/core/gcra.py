@@ -57,6 +57,9 @@ class Store(Protocol):
 
     def release_slot(self, slot: str) -> None: ...
 
+    def release_process(self, pid: int) -> None:
+        """Give back every slot a process held (it died mid-request)."""
+
 
 def admits(tat: float, *, period: float, capacity: int, now: float) -> bool:
     return max(tat, now) + period - now <= capacity * period + 1e-9
@@ -127,6 +130,9 @@ class SqliteStore:
     def release_slot(self, slot: str) -> None:
         self._db().execute("DELETE FROM slots WHERE slot = ?", (slot,))
 
+    def release_process(self, pid: int) -> None:
+        self._db().execute("DELETE FROM slots WHERE slot LIKE ?", (f"{pid}:%",))
+
     def reset(self) -> None:
         db = self._db()
         db.execute("DELETE FROM gcra")
@@ -186,6 +192,11 @@ class RedisStore:
 
     def release_slot(self, slot: str) -> None:
         self._release(keys=[f"{self._prefix}slot:{slot}"], args=[slot])
+
+    def release_process(self, pid: int) -> None:
+        for key in self._redis.scan_iter(f"{self._prefix}slot:{pid}:*"):
+            slot = (key.decode() if isinstance(key, bytes) else str(key)).split("slot:", 1)[1]
+            self.release_slot(slot)
 
     def reset(self) -> None:
         for key in self._redis.scan_iter(f"{self._prefix}*"):

@@ -16,7 +16,13 @@ from werkzeug.wrappers import Response
 
 from app.core.db import utcnow
 from app.core.errors import DomainError
-from app.ingest import connectors, dlq, replay, service
+from app.ingest import (
+    connectors,
+    dlq,
+    exported,  # noqa: F401 - registers events with subject exports
+    replay,
+    service,
+)
 from app.ingest.backpressure import Busy, InFlight
 from app.ingest.bulk import ConnectorThrottled, WriterSaturated
 from app.ingest.models import DlqItem

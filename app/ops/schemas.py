@@ -83,6 +83,9 @@ class RunsOut(Schema):
 class PageEventOut(Schema):
     action = String(required=True, validate=OneOf(["trigger", "acknowledge", "resolve"]))
     state = String(required=True, validate=OneOf(["pending", "sending", "sent", "failed"]))
+    enqueued_at = DateTime(
+        required=True, metadata={"description": "written with the incident change"}
+    )
     sent_at = DateTime(allow_none=True)
     held_until = DateTime(
         allow_none=True, metadata={"description": "quiet hours hold it until then"}

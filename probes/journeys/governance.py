@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import time
 import zipfile
 from typing import Any
@@ -26,6 +27,7 @@ from probes.journey import Journey, ProbeConfig, ProbeFailure, Steps
 
 DATASET = SYNTHETIC_DATASET
 SUBJECT = "synthetic-probe"
+log = logging.getLogger("summit.probes")
 STEPS = (
     "login",
     "find-record",
@@ -132,6 +134,12 @@ class Leg:
         if not records or any(r["subject"] != SUBJECT for r in records):
             raise ProbeFailure("the export holds no record, or another subject's")
 
+    def logout(self) -> None:
+        """Revoke this leg's token: no run leaves a live token behind it."""
+        if self.t.headers:
+            self.call("POST", "/api/v1/auth/logout")
+            self.t.headers = {}
+
     def verify_audit(self) -> None:
         result = _body(self.call("GET", "/api/v1/audit/verify"), "verify")
         if result.get("ok") is not True:
@@ -143,6 +151,17 @@ def run(http: requests.Session, config: ProbeConfig, steps: Steps) -> None:
         raise ProbeFailure("no password for the synthetic user (set SUMMIT_PROBE_PASSWORD)")
     names = config.governance_tenants or (config.target.tenant or "",)
     legs = [Leg(http, config, Tenant(name)) for name in names]
+    try:
+        _walk(legs, steps)
+    finally:
+        for leg in legs:
+            try:
+                leg.logout()
+            except requests.RequestException as exc:  # the run's verdict stands
+                log.warning("governance probe could not log out of %s: %s", leg.t.name, exc)
+
+
+def _walk(legs: list[Leg], steps: Steps) -> None:
     for step, action in zip(STEPS[:3], ("login", "find_record", "place_hold"), strict=True):
         with steps.step(step):
             for leg in legs:

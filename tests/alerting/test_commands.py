@@ -54,3 +54,13 @@ def test_who_answers_route_receiver_and_quiet_hours(runner: CliRunner) -> None:
     bad = runner.invoke(main, ["alerts", "who", "--at", "soon", "--labels", "severity=page"])
     assert bad.exit_code == 1
     assert "Invalid isoformat string" in bad.output
+
+
+def test_the_tests_alert_on_every_probe_the_build_alerts_on() -> None:
+    """tests/alerts builds rules for a fixed list of probes: it must be the real one."""
+    from app.alerting.commands import probe_alerts
+    from app.settings import load_settings
+    from tests.alerts.support import PROBES
+
+    built = {alert.probe for alert in probe_alerts(load_settings({"SUMMIT_ENV": "test"}))}
+    assert built == {alert.probe for alert in PROBES}

@@ -8,8 +8,10 @@ from pathlib import Path
 from alerts import build, rules, slo
 
 BASE_URL = "https://summit.example.com"
+# Every scheduled probe, at the default intervals (as `summit alerts build` makes them).
 PROBES = [
     rules.ProbeAlert("golden-path", timedelta(seconds=60), failures=3, window=3),
+    rules.ProbeAlert("governance", timedelta(seconds=300), failures=3, window=3),
     rules.ProbeAlert("policy", timedelta(seconds=60), failures=3, window=3),
 ]
 

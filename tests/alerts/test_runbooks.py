@@ -31,7 +31,7 @@ def alert_runbooks(tmp_path: Path) -> dict[str, str]:
 
 def test_every_alerts_runbook_url_has_a_runbook(tmp_path: Path) -> None:
     found = alert_runbooks(tmp_path)
-    assert len(found) == 7
+    assert len(found) == 8
     missing = {
         alert: slug for alert, slug in found.items() if not (RUNBOOKS / f"{slug}.md").is_file()
     }

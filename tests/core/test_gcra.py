@@ -70,3 +70,10 @@ def test_in_flight_slots_are_capped_per_group(store: SqliteStore | RedisStore) -
     assert take("acme", slot="w4", cap=2, now=10.0, stale=60)
     # A slot left behind by a killed worker stops counting once stale.
     assert take("acme", slot="w5", cap=2, now=100.0, stale=60)
+
+
+def test_a_dead_processes_slots_are_given_back(store: SqliteStore | RedisStore) -> None:
+    assert store.acquire_slot("acme", slot="4242:1", cap=1, now=10.0, stale=600)
+    assert not store.acquire_slot("acme", slot="77:1", cap=1, now=11.0, stale=600)
+    store.release_process(4242)  # the worker was killed mid-request
+    assert store.acquire_slot("acme", slot="77:1", cap=1, now=12.0, stale=600)

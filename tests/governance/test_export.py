@@ -60,13 +60,13 @@ def test_the_export_zip_matches_its_manifest_and_holds_only_the_subject(world: W
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
-        assert names == {"manifest.json", "data.json", "entities.csv", "edges.csv"}
+        assert names == {"manifest.json", "data.json", "entities.csv", "edges.csv", "events.csv"}
         for entry in manifest["files"]:
             content = zf.read(entry["name"])
             assert hashlib.sha256(content).hexdigest() == entry["sha256"], entry["name"]
             assert len(content) == entry["bytes"]
         rows = {entry["name"]: entry["rows"] for entry in manifest["files"]}
-        assert rows == {"data.json": 3, "entities.csv": 2, "edges.csv": 1}
+        assert rows == {"data.json": 3, "entities.csv": 2, "edges.csv": 1, "events.csv": 0}
         document = json.loads(zf.read("data.json"))
         entities_csv = list(csv.DictReader(io.StringIO(zf.read("entities.csv").decode())))
         everything = b"".join(zf.read(name) for name in names).decode()
@@ -167,3 +167,26 @@ def test_the_synthetic_user_exports_only_synthetic_subjects(world: World) -> Non
         "/api/v1/governance/exports", json={"subject": "synthetic-probe"}, headers=headers
     )
     assert done.status_code == 202, done.get_json()
+
+
+def test_ingested_events_about_the_subject_are_exported_with_their_provenance(
+    world: World,
+) -> None:
+    events = [
+        {"id": "ev-subject-1", "type": "sighting", "ts": "2026-11-26T10:00:00Z",
+         "source": "crm", "payload": {"subject": SUBJECT, "note": "met at the fair"}},
+        {"id": "ev-other-1", "type": "sighting", "ts": "2026-11-26T10:00:01Z",
+         "source": "crm", "payload": {"subject": "someone-else"}},
+    ]  # fmt: skip
+    sent = call(world, "POST", "/api/v1/ingest/events", "alice", json=events)
+    assert sent.status_code == 202, sent.get_json()
+    _done, blob = export_zip(world)
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        exported = json.loads(zf.read("data.json"))["records"]["events"]
+        listed = list(csv.DictReader(io.StringIO(zf.read("events.csv").decode())))
+    assert [event["id"] for event in exported] == ["ev-subject-1"]
+    assert [row["id"] for row in listed] == ["ev-subject-1"]
+    provenance = exported[0]["provenance"]
+    assert (provenance["event_id"], provenance["source"]) == ("ev-subject-1", "crm")
+    assert provenance["ingested_at"]
+    assert provenance["created_by"] == "alice"

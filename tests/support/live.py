@@ -32,11 +32,9 @@ def summit(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Complet
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         env=env,
-        check=True,
         capture_output=True,
         text=True,
-        timeout=120,
-        **kwargs,
+        **{"check": True, "timeout": 120, **kwargs},
     )
 
 
