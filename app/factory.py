@@ -33,6 +33,7 @@ from app.identity.service import Passwords
 from app.identity.throttle import LoginThrottle
 from app.ingest import pages as ingest_pages
 from app.ingest import views as ingest_views
+from app.ingest.dlq_metrics import DlqCollector
 from app.ops import dashboard_views, health, scheduler
 from app.ops import pages as ops_pages
 from app.ops import public as ops_public
@@ -129,6 +130,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     _check_every_route_is_guarded(app, services.policy.actions)
     services.metrics.initialise(_routes(app), _tenant_slugs(services.db))
     services.metrics.watch_tenants(lambda: _quota_use(services.db, services.quota_defaults))
+    services.metrics.add_scraped(DlqCollector(db=services.db))  # the ingest dashboard's DLQ size
     _ensure_quota_rows(services.db, services.quota_defaults)
     # Last: the scheduler (when SUMMIT_SCHEDULER is on) starts threads.
     runtime, leader = scheduler.start(settings=settings, db=services.db, metrics=services.metrics)

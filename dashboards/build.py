@@ -16,7 +16,17 @@ from typing import Any
 
 import yaml
 
-from dashboards import cache_quotas, probe_health, schema, slo_overview, style, top_offenders
+from dashboards import (
+    cache_quotas,
+    governance,
+    ingest,
+    paging,
+    probe_health,
+    schema,
+    slo_overview,
+    style,
+    top_offenders,
+)
 
 DEFAULT_SUMMIT_URL = "http://127.0.0.1:8000"
 DEFAULT_PROVISION_PATH = "/var/lib/grafana/dashboards/summit"
@@ -27,7 +37,16 @@ PREFIX = "summit-"  # every uid starts with it; stale files with it are removed
 
 # One module per dashboard (UID, TITLE, build), in the order docs and the CLI list them.
 DEFINITIONS: dict[str, ModuleType] = {
-    module.UID: module for module in (slo_overview, top_offenders, probe_health, cache_quotas)
+    module.UID: module
+    for module in (
+        slo_overview,
+        top_offenders,
+        probe_health,
+        cache_quotas,
+        ingest,
+        paging,
+        governance,
+    )
 }
 
 

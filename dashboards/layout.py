@@ -11,8 +11,10 @@ COLUMN = 40  # px per grid column (24 columns: 960 px)
 ROW = 24  # px per grid row
 PAD = 4
 CHAR = 6.6  # px per character of the 12 px title font, for truncation
+SMALL = 0.83  # the 10 px footer font's characters, relative to the title font's
 FILL = {"timeseries": "#e8f0fb", "stat": "#e7f6ec", "bargauge": "#fdf2e2"}
 INK = {"timeseries": "#3d71d9", "stat": "#2f9e55", "bargauge": "#d98c1f"}
+STEP_INK = {"red": "#d6383a", "orange": "#d98c1f", "green": "#2f9e55"}
 # What a stat shows, by unit: a placeholder in the panel's own format.
 SAMPLE = {
     "percentunit": "99.7%",
@@ -22,6 +24,7 @@ SAMPLE = {
     "short": "0",
     "bytes": "1.2 MB",
     "reqps": "3 req/s",
+    "eps": "120 evt/s",
 }
 
 
@@ -40,8 +43,8 @@ def _text(x: float, y: float, text: str, size: int, **attributes: str) -> str:
     return f'<text x="{x:g}" y="{y:g}" font-size="{size}"{extra}>{escape(text)}</text>'
 
 
-def _fit(text: str, width: float) -> str:
-    room = int(width / CHAR)
+def _fit(text: str, width: float, size: float = 1.0) -> str:
+    room = int(width / (CHAR * size))
     return text if len(text) <= room else text[: max(room - 1, 1)] + "…"
 
 
@@ -50,7 +53,8 @@ def _sketch(panel: dict[str, Any], x: float, y: float, w: float, h: float) -> li
     kind, defaults = panel["type"], panel["fieldConfig"]["defaults"]
     ink = INK.get(kind, "#888")
     if kind == "stat":
-        sample = SAMPLE.get(defaults.get("unit", ""), "42")
+        words = [o["text"] for m in defaults.get("mappings", []) for o in m["options"].values()]
+        sample = words[-1] if words else SAMPLE.get(defaults.get("unit", ""), "42")
         return [_text(x + w / 2, y + h / 2 + 10, sample, 26, text_anchor="middle", fill=ink)]
     if kind == "bargauge":
         bars = min(4, max(1, int(h // 18)))
@@ -81,14 +85,12 @@ def _threshold_lines(defaults: dict[str, Any], x: float, y: float, w: float, h: 
         return []
     steps = [step for step in defaults["thresholds"]["steps"] if step["value"] is not None]
     drawn = []
-    for index, step in enumerate(steps):
-        level = y + h * (0.2 + 0.15 * index)
+    for index, step in enumerate(reversed(steps)):  # the highest on top, as on the graph
+        level, ink = y + h * (0.2 + 0.15 * index), STEP_INK.get(step["color"], "#d6383a")
         drawn += [
             f'<line x1="{x:g}" y1="{level:g}" x2="{x + w:g}" y2="{level:g}" '
-            f'stroke="#d6383a" stroke-dasharray="5 4"/>',
-            _text(
-                x + w - 2, level - 3, f"{step['value']:g}", 10, text_anchor="end", fill="#d6383a"
-            ),
+            f'stroke="{ink}" stroke-dasharray="5 4"/>',
+            _text(x + w - 2, level - 3, f"{step['value']:g}", 10, text_anchor="end", fill=ink),
         ]
     return drawn
 
@@ -101,6 +103,7 @@ def _panel(panel: dict[str, Any]) -> list[str]:
             _text(x + 8, y + h / 2 + 4, panel["title"], 12, fill="#ffffff", font_weight="bold"),
         ]
     kind, unit = panel["type"], panel["fieldConfig"]["defaults"].get("unit", "")
+    footer = f"{kind} · {unit}"
     body = (x + 6, y + 22, w - 12, h - 40)
     return [
         f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="4" '
@@ -114,16 +117,18 @@ def _panel(panel: dict[str, Any]) -> list[str]:
             font_weight="bold",
         ),
         *_sketch(panel, *body),
-        _text(x + 8, y + h - 7, _fit(f"{kind} · {unit}", w - 16), 10, fill="#59606b"),
-        *_links(panel, x + w - 8, y + h - 7),
+        _text(x + 8, y + h - 7, _fit(footer, w - 16, SMALL), 10, fill="#59606b"),
+        *_links(panel, x + w - 8, y + h - 7, room=w - 24 - len(footer) * CHAR * SMALL),
     ]
 
 
-def _links(panel: dict[str, Any], right: float, baseline: float) -> list[str]:
+def _links(panel: dict[str, Any], right: float, baseline: float, room: float) -> list[str]:
+    """The paths the panel links to, right-aligned in the ``room`` the footer leaves."""
     paths = [link["url"].replace("${summit_url}", "") for link in panel.get("links", [])]
     if not paths:
         return []
-    return [_text(right, baseline, "↗ " + ", ".join(paths), 10, text_anchor="end", fill="#3d71d9")]
+    text = _fit("↗ " + ", ".join(paths), room, SMALL)
+    return [_text(right, baseline, text, 10, text_anchor="end", fill="#3d71d9")]
 
 
 def render(dashboard: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core import metrics as m
 from dashboards import promql as q
+from dashboards.slo_panels import BUDGET_STEPS, burn_rate
 from dashboards.style import (
     Query,
     Variable,
@@ -29,7 +30,6 @@ PER_SLO = "{{sloth_service}} / {{sloth_slo}}"
 INCIDENT_RESPONSE = link(
     "Incident response", "/runbooks/incident-response", "Severities, roles, comms templates"
 )
-BUDGET_STEPS = [(None, "red"), (0.0, "orange"), (0.25, "green")]  # spent, low, healthy
 
 
 def _slo_variable() -> Variable:
@@ -100,28 +100,12 @@ def _sli() -> Any:
     )
 
 
-def _burn_panel(alert: m.BurnRateAlert) -> Any:
-    long, short = m.slo_error_ratio(alert.long_window), m.slo_error_ratio(alert.short_window)
-    return timeseries(
-        f"{alert.severity.title()}: {alert.factor:g}× over {alert.long_window} and "
-        f"{alert.short_window}",
-        description=f"Would the {alert.severity} alert fire? It does when the burn rate over "
-        f"both {alert.long_window} and {alert.short_window} is above {alert.factor:g}× "
-        "(the dashed line); the short window makes it resolve soon after the burn stops.",
-        unit="suffix:×",
-        queries=[
-            Query(q.per_slo(long, q.SLO), f"{PER_SLO} {alert.long_window}"),
-            Query(q.per_slo(short, q.SLO), f"{PER_SLO} {alert.short_window}"),
-        ],
-        thresholds=[(None, "green"), (alert.factor, "red")],
-        width=6,
-        min=0,
-        links=[INCIDENT_RESPONSE],
-    )
-
-
 def _burn_rates() -> Any:
-    return row("Burn rate per alert window", *(_burn_panel(a) for a in m.BURN_RATE_ALERTS))
+    burns = (
+        burn_rate(alert, q.SLO, legend=PER_SLO, links=[INCIDENT_RESPONSE])
+        for alert in m.BURN_RATE_ALERTS
+    )
+    return row("Burn rate per alert window", *burns)
 
 
 def _inputs() -> Any:

@@ -173,6 +173,14 @@ BURN_RATE_ALERTS = (
     BurnRateAlert("ticket", 3.0, "1d", "2h"),  # 10 % in a day
     BurnRateAlert("ticket", 1.0, "3d", "6h"),  # 10 % in three days
 )
+
+# The ingest dashboard: the write-latency SLO of alerts/slos/ingest.yaml (Sloth id
+# "<service>-<name>", its threshold a bucket edge of INGEST_BUCKETS; a test holds
+# both against the spec), and the DLQ's size, read from the ingest counters when
+# /metrics is scraped (app/ingest/dlq_metrics.py).
+INGEST_SLO_ID = "summit-ingest-write-latency"
+INGEST_SLO_SECONDS = 1.5
+INGEST_DLQ_ITEMS = Name("summit_ingest_dlq_items")
 # --- end dashboards (issue 13) ---
 
 

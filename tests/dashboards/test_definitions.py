@@ -17,8 +17,11 @@ import yaml
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 from jsonschema import Draft7Validator
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
 
 from app.core import metrics
+from app.core.metrics import Metrics
 from dashboards import build, schema, style
 from tests.support.dashboards import every_target, known_series, metric_names, substituted
 from tests.support.prometheus import require_tools
@@ -111,6 +114,9 @@ def test_uids_are_stable_and_every_panel_of_the_issue_is_there(
         "summit-top-offenders",
         "summit-probes",
         "summit-cache-quotas",
+        "summit-ingest",
+        "summit-paging",
+        "summit-governance",
     ]
     slo = [p["title"] for p in panels_of(built["summit-slo-overview"])]
     assert [t for t in slo if t.startswith(("Page", "Ticket"))] == [
@@ -150,6 +156,35 @@ def test_every_metric_a_panel_reads_is_named_in_app_core_metrics(
     for dashboard, panel, target in every_target(built):
         unknown = metric_names(target["expr"]) - known
         assert not unknown, f"{dashboard['uid']} / {panel['title']}: {unknown}"
+
+
+def tenant_labelled() -> set[str]:
+    """Every series name whose metric carries a tenant label: the metrics Metrics
+    registers, and those read from the database at scrape time."""
+    registered = Metrics(CollectorRegistry())
+    names = {
+        collector._name
+        for collector in vars(registered).values()
+        if isinstance(collector, MetricWrapperBase) and "tenant" in collector._labelnames
+    }
+    names |= {str(n) for n in (metrics.TENANT_STORAGE, metrics.TENANT_QUOTA,
+                                metrics.INGEST_DLQ_ITEMS)}  # fmt: skip
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")
+    return {name + suffix for name in names for suffix in suffixes}
+
+
+def test_every_selector_of_a_metric_with_a_tenant_label_filters_by_the_tenant_variable(
+    built: dict[str, dict[str, Any]],
+) -> None:
+    with_tenant = tenant_labelled()
+    assert metrics.INGEST_EVENTS.total in with_tenant
+    assert metrics.AUDIT_VERIFY_OK.family in with_tenant
+    for dashboard, panel, target in every_target(built):
+        for name in metric_names(target["expr"]) & with_tenant:
+            for found in re.finditer(rf"\b{re.escape(name)}\b(\{{[^}}]*\}})?", target["expr"]):
+                assert 'tenant=~"$tenant"' in (found.group(1) or ""), (
+                    f"{dashboard['uid']} / {panel['title']}: {found.group(0)}"
+                )
 
 
 def test_renaming_a_metric_in_app_core_metrics_renames_it_on_every_panel(

@@ -1,13 +1,15 @@
 """Every target of every panel against Debian's Prometheus scraping a live `summit
 serve` after real traffic: tenants searching and fetching, one tenant flooded past
-its rate limit, the scheduler running both probes (the golden path in Chromium).
+its rate limit, the scheduler running both probes (the golden path in Chromium),
+ingest through a connector with a DLQ and a refusal, an incident paged and
+resolved, and governance (hold, purge, export, audit verify; one chain broken).
 
 The template variables are substituted as Grafana does for the dashboards'
 defaults (tenant "All", $__rate_interval from the panel's min interval and the
 scrape interval); each query must parse and return at least one series. A
 metric renamed under a panel makes the check fail (shown below). The SLO
-overview reads the recording rules `summit alerts build` generates, loaded
-into this Prometheus.
+overview and the ingest dashboard read the recording rules `summit alerts build`
+generates, loaded into this Prometheus.
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ import pytest
 import requests
 
 from app.core import metrics
-from dashboards import build, slo_overview
-from tests.support.dashboards import check_live, every_target
+from dashboards import build, governance, ingest, slo_overview
+from dashboards.schema import panels
+from tests.dashboards import live_traffic
+from tests.support.dashboards import check_live, every_target, substituted
 from tests.support.live import api_login, serving
 from tests.support.prometheus import Prometheus, running_prometheus
 
 pytestmark = pytest.mark.slow
 SCRAPE_SECONDS = 1
-NOT_SLO = [uid for uid in build.DEFINITIONS if uid != slo_overview.UID]
+# Dashboards with panels on the SLO recording rules of `summit alerts build`.
+READS_RULES = {slo_overview.UID, ingest.UID}
 
 
 @dataclass
@@ -60,11 +65,16 @@ def slo_rules(out: Path) -> tuple[list[Path], str | None]:
     return rules, None if rules else f"`summit alerts build` wrote no rule files into {out}"
 
 
-def drive_traffic(url: str) -> None:
-    """Searches (cache misses, then hits), entity fetches and a write for acme; globex
-    squeezed to 1 request/s and flooded, so it collects 429s."""
+def drive_traffic(url: str, database: Path) -> None:
+    """Ingest, a page, governance (globex's audit chain broken); searches (cache
+    misses, then hits), entity fetches and a write for acme; then globex squeezed
+    to 1 request/s and flooded, so it collects 429s."""
     alice, carol = api_login(url, "acme", "alice"), api_login(url, "globex", "carol")
     ops = api_login(url, None, "ops")
+    live_traffic.drive_ingest(url, alice)
+    live_traffic.drive_paging(url, ops)
+    live_traffic.drive_governance(url, alice)
+    live_traffic.break_a_chain(url, carol, database)
     squeeze = requests.patch(
         f"{url}/api/v1/admin/tenants/globex/quotas",
         headers=ops,
@@ -96,11 +106,16 @@ def drive_traffic(url: str) -> None:
     assert 429 in statuses, statuses
 
 
-def keep_searching(url: str, stop: threading.Event) -> None:
-    """Steady read traffic while panels are checked, so "now" has data too."""
+def keep_busy(url: str, stop: threading.Event) -> None:
+    """Steady reads, and a small ingest batch about once a second, while panels are
+    checked, so "now" has data too (and the ingest SLO's windows hold batches)."""
     alice = api_login(url, "acme", "alice")
+    tick = 0
     while not stop.wait(0.25):
         requests.get(f"{url}/api/v1/search", params={"q": "rocket"}, headers=alice, timeout=10)
+        tick += 1
+        if tick % 4 == 0:
+            live_traffic.ingest_a_little(url, alice)
 
 
 @pytest.fixture(scope="module")
@@ -115,14 +130,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         SUMMIT_PROBE_POLICY_INTERVAL_SECONDS="2",
         SUMMIT_PROBE_TIMEOUT_SECONDS="5",
         SUMMIT_SCHEDULER_LEASE_SECONDS="3",
+        SUMMIT_ALERTS_WEBHOOK_TOKEN=live_traffic.WEBHOOK_TOKEN,
     ) as url:
-        drive_traffic(url)
+        drive_traffic(url, work / "var" / "summit.db")
         target = url.removeprefix("http://")
         with running_prometheus(
             work / "prometheus", targets=[target], rule_files=rules, interval=f"{SCRAPE_SECONDS}s"
         ) as prometheus:
             stop = threading.Event()
-            searcher = threading.Thread(target=keep_searching, args=(url, stop), daemon=True)
+            searcher = threading.Thread(target=keep_busy, args=(url, stop), daemon=True)
             searcher.start()
             try:
                 wait_until_scraped(prometheus)
@@ -138,11 +154,17 @@ def wait_until_scraped(prometheus: Prometheus) -> None:
     prometheus.wait_for(every, lambda result: bool(result) and float(result[0]["value"][1]) >= 2)
     steps = f'{metrics.PROBE_DURATION.count}{{step="search"}}'
     prometheus.wait_for(steps, bool, timeout=30)
+    ingest_slo = f'{{sloth_id="{metrics.INGEST_SLO_ID}"}}'
+    prometheus.wait_for(f"{metrics.SLO_BUDGET_REMAINING}{ingest_slo}", bool, timeout=30)
     time.sleep(4 * SCRAPE_SECONDS)  # the shortest $__rate_interval: four scrapes
 
 
-@pytest.mark.parametrize("uid", NOT_SLO)
+@pytest.mark.parametrize("uid", list(build.DEFINITIONS))
 def test_every_panel_returns_series_from_a_live_prometheus(stack: Stack, uid: str) -> None:
+    if uid in READS_RULES:
+        assert stack.rules_problem is None, (
+            f"{uid} reads the rules of `summit alerts build`: {stack.rules_problem}"
+        )
     dashboard = {uid: build.build_one(uid)}
     findings = check_live(
         stack.prometheus.url, dashboard, scrape_seconds=SCRAPE_SECONDS, since=stack.since
@@ -151,20 +173,26 @@ def test_every_panel_returns_series_from_a_live_prometheus(stack: Stack, uid: st
     assert len(list(every_target(dashboard))) >= 8
 
 
-def test_every_slo_panel_returns_series_from_the_generated_rules(stack: Stack) -> None:
-    assert stack.rules_problem is None, (
-        f"the SLO overview reads the rules of `summit alerts build`: {stack.rules_problem}"
-    )
-    dashboard = {slo_overview.UID: build.build_one(slo_overview.UID)}
-    findings = check_live(
-        stack.prometheus.url, dashboard, scrape_seconds=SCRAPE_SECONDS, since=stack.since
-    )
-    assert findings == [], "\n".join(map(str, findings))
+def test_the_audit_stat_is_red_for_the_tenant_whose_chain_is_broken(stack: Stack) -> None:
+    dashboard = build.build_one(governance.UID)
+    panel = next(p for p in panels(dashboard) if p["title"] == "Chain verified")
+    expr = substituted(panel["targets"][0]["expr"], dashboard, panel, scrape_seconds=SCRAPE_SECONDS)
+    shown = {r["metric"]["tenant"]: r["value"][1] for r in stack.prometheus.query(expr)}
+    assert (shown.get("acme"), shown.get("globex")) == ("1", "0"), shown
+    defaults = panel["fieldConfig"]["defaults"]
+    assert defaults["mappings"][0]["options"]["0"]["color"] == "red"
+    steps = defaults["thresholds"]["steps"]
+    assert [s["color"] for s in steps if s["value"] is None or s["value"] <= 0] == ["red"]
 
 
 @pytest.mark.parametrize(
     ("constant", "renamed"),
-    [("RATE_LIMITED", "summit_rate_limit_refusals"), ("PROBE_DURATION", "summit_probe_seconds")],
+    [
+        ("RATE_LIMITED", "summit_rate_limit_refusals"),
+        ("PROBE_DURATION", "summit_probe_seconds"),
+        ("INGEST_EVENTS", "summit_ingest_event_count"),
+        ("AUDIT_VERIFY_OK", "summit_audit_chain_ok"),
+    ],
 )
 def test_a_metric_renamed_under_a_panel_fails_the_check(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, constant: str, renamed: str
@@ -172,7 +200,7 @@ def test_a_metric_renamed_under_a_panel_fails_the_check(
     """The server still exports the old name; the dashboards now read the new one."""
     old = getattr(metrics, constant)
     monkeypatch.setattr(metrics, constant, metrics.Name(renamed))
-    built = {uid: build.build_one(uid) for uid in NOT_SLO}
+    built = build.build_all()
     reading = {
         (d["uid"], p["title"], t["refId"])
         for d, p, t in every_target(built)
