@@ -221,7 +221,13 @@ class Load:
             attempt += 1
             try:
                 response = call(self._session())
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,  # the server died mid-answer
+            ) as exc:
+                # Safe to send again: the batch's idempotency key makes a replay
+                # answer with the first result instead of ingesting twice.
                 self._note("connection")
                 self._wait(deadline, _backoff(attempt), f"server unreachable: {exc}")
                 continue
