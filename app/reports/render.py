@@ -10,10 +10,14 @@ makes the server fetch a URL, read a file or reach the network.
 from __future__ import annotations
 
 import base64
+import logging
 from functools import cache
 from typing import Any, Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+
+# WeasyPrint narrates every step at INFO; its warnings (a refused fetch) still show.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 # For the HTML as served and as saved in an export: nothing loads from elsewhere.
 CONTENT_SECURITY_POLICY: Final = (

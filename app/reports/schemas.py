@@ -14,7 +14,7 @@ PLAIN_TEXT = Regexp(r"\A[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z", error="control ch
 
 
 class BrandingIn(Schema):
-    logo = File(
+    logo = File(  # type: ignore[no-untyped-call]  # flask-marshmallow's File is untyped
         metadata={
             "description": f"PNG or JPEG (judged by content), at most {MAX_BYTES:,} bytes and "
             f"{MAX_SIDE}×{MAX_SIDE} pixels; stored re-encoded as PNG, metadata stripped"

@@ -116,8 +116,8 @@ def describe(row: Branding | None) -> dict[str, Any]:
         return {"footer": "", "logo": None, "updated_at": None, "updated_by": None}
     logo = None
     if row.logo_png is not None:
-        logo = {"sha256": row.logo_sha256, "bytes": len(row.logo_png),
-                "width": row.logo_width, "height": row.logo_height, "content_type": "image/png"}  # fmt: skip
+        logo = {"sha256": row.logo_sha256, "bytes": len(row.logo_png), "width": row.logo_width,
+                "height": row.logo_height, "content_type": "image/png"}  # fmt: skip
     return {"footer": row.footer, "logo": logo, "updated_at": row.updated_at,
             "updated_by": row.updated_by}  # fmt: skip
 
@@ -167,8 +167,33 @@ def slo_sections(statuses: list[Status], period_days: int) -> list[Section]:
 def usage_sections(
     *, session: Session, tenant: Tenant, defaults: Limits, now: datetime
 ) -> list[Section]:
+    return [
+        _quota_section(session, tenant, defaults),
+        _entity_section(session),
+        _ingest_section(session),
+        Section(
+            "Requests refused by rate limits in the last 24 hours",
+            ("route", "reason", "429s"),
+            [
+                (r["route"], r["reason"], r["count"])
+                for r in recent_rejections(session=session, tenant_id=tenant.id, since=now - RECENT)
+            ],
+        ),
+    ]
+
+
+def _quota_section(session: Session, tenant: Tenant, defaults: Limits) -> Section:
     quotas = overview(session=session, tenant=tenant, defaults=defaults)
     limits, used = quotas["limits"], quotas["usage"]
+    return Section("Quotas", ("limit", "allowed", "in use"), [
+        ("requests a second", limits.qps, "-"),
+        ("burst", limits.burst, "-"),
+        ("concurrent jobs", limits.concurrent_jobs, used["running_jobs"]),
+        ("storage (bytes)", limits.storage_bytes, used["storage_bytes"]),
+    ])  # fmt: skip
+
+
+def _entity_section(session: Session) -> Section:
     per_dataset = session.execute(
         select(Entity.dataset, func.count())
         .where(Entity.deleted_at.is_(None))
@@ -176,23 +201,16 @@ def usage_sections(
         .order_by(Entity.dataset)
     ).all()
     edges = session.scalar(select(func.count()).select_from(Edge)) or 0
+    rows = [(dataset, int(n)) for dataset, n in per_dataset]
+    return Section("Entities", ("dataset", "entities"), rows, f"{edges:,} edges between them.")
+
+
+def _ingest_section(session: Session) -> Section:
     ingest = ingest_stats(session=session, source=None, verify=False)
-    refused = recent_rejections(session=session, tenant_id=tenant.id, since=now - RECENT)
-    return [
-        Section("Quotas", ("limit", "allowed", "in use"), [
-            ("requests a second", limits.qps, "-"), ("burst", limits.burst, "-"),
-            ("concurrent jobs", limits.concurrent_jobs, used["running_jobs"]),
-            ("storage (bytes)", limits.storage_bytes, used["storage_bytes"]),
-        ]),
-        Section("Entities", ("dataset", "entities"), [(d, int(n)) for d, n in per_dataset],
-                f"{edges:,} edges between them."),
-        Section("Ingest", ("counter", "events"),
-                [(name, ingest[name]) for name in ("received", "stored", "duplicates", "dlq",
-                                                   "replayed", "batches")],
-                "Balanced." if ingest["balanced"] else "Not balanced: see GET /api/v1/ingest/stats."),
-        Section("Requests refused by rate limits in the last 24 hours",
-                ("route", "reason", "429s"), [(r["route"], r["reason"], r["count"]) for r in refused]),
-    ]  # fmt: skip
+    names = ("received", "stored", "duplicates", "dlq", "replayed", "batches")
+    balanced = "Balanced: received = stored + duplicates + dlq."
+    note = balanced if ingest["balanced"] else "Not balanced: see GET /api/v1/ingest/stats."
+    return Section("Ingest", ("counter", "events"), [(n, ingest[n]) for n in names], note)
 
 
 def render_report(
@@ -213,8 +231,9 @@ def render_report(
 
 def cover_html(*, session: Session, head: dict[str, Any]) -> bytes:
     """A subject export's cover page: the tenant's branding, the subject and when."""
+    name = session.scalar(select(Tenant.name).where(Tenant.slug == head["tenant"]))
     return render.html(
-        "cover.html", title="Subject access export", tenant=head["tenant"],
+        "cover.html", title="Subject access export", tenant=name or head["tenant"],
         subject=head["subject"], generated_at=_when(head["generated_at"]),
         schema_version=head["schema_version"], **_brand(session),
     ).encode()  # fmt: skip

@@ -89,7 +89,6 @@ def get_logo() -> Response:
     response = Response(png, mimetype="image/png", headers=NO_SNIFF)
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     response.headers["Content-Disposition"] = 'inline; filename="logo.png"'
-    response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 

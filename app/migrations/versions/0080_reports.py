@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("updated_by", sa.String(128), nullable=False),
     )
-    op.create_index(
-        "uq_report_brandings_tenant_id", "report_brandings", ["tenant_id"], unique=True
-    )
+    op.create_index("uq_report_brandings_tenant_id", "report_brandings", ["tenant_id"], unique=True)
 
 
 def downgrade() -> None:
