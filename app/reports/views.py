@@ -58,8 +58,10 @@ def get_branding() -> Any:
 @bp.output(BrandingOut)
 @bp.doc(responses=BRANDING_ERRORS)
 def put_branding(body: dict[str, Any]) -> Any:
-    """Set your tenant's logo, footer or both (multipart/form-data; tenant admins).
-    The logo is checked by its content and stored re-encoded as PNG."""
+    """Set your tenant's logo, footer or both (tenant admins).
+
+    multipart/form-data. The logo is checked by its content and stored
+    re-encoded as PNG; a refused logo changes nothing."""
     upload: FileStorage | None = body.get("logo")
     raw = _read_bounded(upload) if upload is not None else None
     row = service.set_branding(
@@ -97,8 +99,10 @@ def get_logo() -> Response:
 @bp.input(ReportQuery, location="query", arg_name="query")
 @bp.doc(responses=REPORT_RESPONSES)
 def get_report(kind: str, query: dict[str, Any]) -> Response:
-    """A branded report for your tenant: ``slo`` (the platform's service levels) or
-    ``usage`` (limits, storage, entities, ingest, 429s), as HTML or PDF."""
+    """A branded report for your tenant, as HTML or PDF.
+
+    ``slo``: the platform's service levels; ``usage``: your tenant's limits,
+    storage, entities, ingest counters and recent 429s."""
     fmt = query["format"]
     service.check_request(kind, fmt)
     session, now = db_session(), utcnow()
