@@ -166,7 +166,7 @@ def _build(
         loader.flatten_mapping(node)
         built: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if key in built:
                 # PyYAML keeps the last silently: a limit written twice is a mistake.
@@ -177,7 +177,7 @@ def _build(
         return built
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), lines, name) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def _problem(error: Any, lines: dict[tuple[Any, ...], int]) -> Problem:

@@ -27,6 +27,10 @@ from app.settings import Settings
 PENDING = 2  # plan's exit status when apply would change something
 
 
+class _UsageError(click.UsageError):
+    exit_code = 1
+
+
 class _ExitOneOnError(click.Command):
     """A usage mistake exits 1, not click's 2: 2 means "changes pending" here."""
 
@@ -34,8 +38,7 @@ class _ExitOneOnError(click.Command):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = 1
-            raise
+            raise _UsageError(exc.message, exc.ctx) from None
 
 
 @contextmanager
