@@ -3,11 +3,14 @@ audited as the operator's PATCH is, with drift and refusals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner, Result
+from flask import Flask
 from sqlalchemy import func, select
 
 from app.cli import main
@@ -17,7 +20,8 @@ from app.demo.seed import seed
 from app.identity.service import Passwords
 from app.quotas import ascode
 from app.quotas.models import QuotaChange
-from tests.support.world import PASSWORD, World, services
+from tests.support.services import REDIS_URL, require_service
+from tests.support.world import PASSWORD, World, seed_world, services
 
 DEFAULTS = "defaults: {qps: 100, burst: 100, concurrent_jobs: 2, storage_bytes: 1073741824}\n"
 RAISED = f"version: 1\n{DEFAULTS}tenants:\n  acme:\n    qps: 50\n  globex: {{concurrent_jobs: 4}}\n"
@@ -32,6 +36,7 @@ def run(world: World, tmp_path: Path, *args: str, text: str | None = None) -> Re
         "DATABASE_URL": services(world.app).settings.database_url,
         "SUMMIT_VAR_DIR": str(services(world.app).settings.var_dir),
         "SUMMIT_ENV": "test",
+        "REDIS_URL": services(world.app).settings.redis_url,
     }
     return CliRunner().invoke(main, ["quotas", *args, str(file)], env=env)
 
@@ -142,6 +147,27 @@ def search(world: World) -> Any:
 def test_an_apply_takes_effect_on_the_next_request(world: World, tmp_path: Path) -> None:
     """As the PATCH: the tenant's bucket starts afresh in the shared store, so
     not even this worker's memory of the refusal keeps refusing."""
+    takes_effect_at_once(world, tmp_path)
+
+
+def test_an_apply_takes_effect_on_the_next_request_with_redis(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    """The same with the store every worker and host shares (REDIS_URL)."""
+    require_service("Redis", redis_problem())
+    redis.Redis.from_url(REDIS_URL).flushdb()  # no other test's buckets or cached answers
+    takes_effect_at_once(seed_world(make_app(REDIS_URL=REDIS_URL)), tmp_path)
+
+
+def redis_problem() -> str | None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+        return None
+    except redis.RedisError as exc:
+        return str(exc)
+
+
+def takes_effect_at_once(world: World, tmp_path: Path) -> None:
     world.headers("alice")
     tight = f"version: 1\n{DEFAULTS}tenants:\n  acme: {{qps: 1, burst: 0}}\n"
     assert run(world, tmp_path, "apply", text=tight).exit_code == 0
