@@ -270,17 +270,12 @@ def _tenant_plan(
 ) -> TenantPlan:
     current = asdict(service.limits_for(session=session, tenant_id=tenant_id, defaults=defaults))
     target = asdict(wanted.wanted(slug))
-    history = list(
-        session.scalars(
-            select(QuotaChange)
-            .where(QuotaChange.tenant_id == tenant_id)
-            .order_by(QuotaChange.id.desc())
-            .limit(50)
-        )
-    )
-    applied = next((c for c in history if c.reason.startswith(MARK)), None)
+    latest = select(QuotaChange).where(QuotaChange.tenant_id == tenant_id)
+    latest = latest.order_by(QuotaChange.id.desc()).limit(1)
+    applied = session.scalars(latest.where(QuotaChange.reason.startswith(MARK))).first()
+    newest = session.scalars(latest).first()
     last = applied.new if applied is not None else None
-    since = history[0] if history and history[0] is not applied and applied is not None else None
+    since = newest if applied is not None and newest is not applied else None
     changes = [
         Change(name, current[name], target[name],
                drifted=last is not None and current[name] != last.get(name))
