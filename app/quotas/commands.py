@@ -46,8 +46,6 @@ def _failures_exit_one() -> Iterator[None]:
     """Every failure, explained as the other commands explain it, exits 1."""
     try:
         yield
-    except ascode.QuotasFileError as exc:
-        raise console.CheckFailed(_refused(exc)) from None
     except click.ClickException as exc:
         raise console.CheckFailed(exc.format_message()) from None
     except Exception as exc:
@@ -57,8 +55,10 @@ def _failures_exit_one() -> Iterator[None]:
         raise console.CheckFailed(known.format_message()) from None
 
 
-def _refused(exc: ascode.QuotasFileError) -> str:
-    return "\n".join(["quotas file refused, nothing applied:", *exc.lines()])
+@console.explains(ascode.QuotasFileError)
+def _refused(exc: ascode.QuotasFileError) -> click.ClickException:
+    """In any command (the demo seed reads the shipped file too)."""
+    return console.CheckFailed("\n".join(["quotas file refused, nothing applied:", *exc.lines()]))
 
 
 @contextmanager
