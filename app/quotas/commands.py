@@ -8,8 +8,10 @@ never reads a failure as "changes pending", nor the reverse.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +93,8 @@ FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 
 @quotas_group.command("plan", cls=_ExitOneOnError)
 @FILE
-def plan_command(file: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="The plan as JSON (for CI), same exits.")
+def plan_command(file: Path, as_json: bool) -> None:
     """Show what `apply FILE` would change per tenant and field (old → new), and
     where the database drifted from the last apply (an operator's PATCH since).
     Exit 0: nothing to do; 2: changes pending; 1: an error."""
@@ -99,7 +102,10 @@ def plan_command(file: Path) -> None:
         wanted = ascode.load(file)
         with _database() as (settings, db), db.session(tenant_id=ALL_TENANTS) as session:
             plan = ascode.plan(session=session, wanted=wanted, defaults=_app_defaults(settings))
-    _show(plan, wanted, applied=False)
+    if as_json:
+        click.echo(json.dumps(_as_json(plan, wanted), indent=2, sort_keys=True))
+    else:
+        _show(plan, wanted, applied=False)
     if plan.pending:
         raise click.exceptions.Exit(PENDING)
 
@@ -159,6 +165,27 @@ def _show(plan: ascode.Plan, wanted: ascode.QuotasFile, *, applied: bool) -> Non
            else f"; {drifted} tenant(s) drifted since the last apply" if drifted else "")
         + ("." if applied else ". Run `summit quotas apply` to apply.")
     )  # fmt: skip
+
+
+def _as_json(plan: ascode.Plan, wanted: ascode.QuotasFile) -> dict[str, Any]:
+    return {
+        "file": wanted.name,
+        "sha256": wanted.sha256,
+        "pending": bool(plan.pending),
+        "tenants": [
+            {
+                "tenant": t.tenant,
+                "changes": [asdict(c) for c in t.changes],
+                "last_applied": t.last_applied,
+                "changed_since": None if t.changed_since is None else {
+                    "by": t.changed_since.changed_by,
+                    "at": t.changed_since.at.isoformat(),
+                    "reason": t.changed_since.reason,
+                },
+            }
+            for t in plan.tenants
+        ],
+    }  # fmt: skip
 
 
 def _drift(tenant: ascode.TenantPlan, change: ascode.Change) -> str:

@@ -3,6 +3,7 @@ audited as the operator's PATCH is, with drift and refusals."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,13 @@ def test_plan_reports_an_operators_patch_as_drift_and_apply_reverts_it(
     assert "incident 42" in plan.output
     assert "globex: no changes" in plan.output
     assert "1 tenant(s) drifted since the last apply" in plan.output
+
+    as_json = json.loads(run(world, tmp_path, "plan", "--json").output)
+    assert as_json["pending"] is True
+    acme = next(t for t in as_json["tenants"] if t["tenant"] == "acme")
+    assert acme["changes"] == [{"field": "qps", "old": 500, "new": 50, "drifted": True}]
+    assert acme["changed_since"]["by"] == "ops"
+    assert acme["changed_since"]["reason"] == "incident 42"
 
     applied = run(world, tmp_path, "apply")
     assert applied.exit_code == 0, applied.output
