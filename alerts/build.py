@@ -98,11 +98,14 @@ def write(
     routing_file: Path,
     options: rules.Options,
     alertmanager: str = "127.0.0.1:9093",
+    secrets_dir: Path | None = None,
 ) -> list[Path]:
-    """Write the folder; rule files of specs that no longer exist are removed."""
+    """Write the folder; rule files of specs that no longer exist are removed.
+    ``secrets_dir``: where Alertmanager will find the secret files the routing names."""
     am = routing.alertmanager_config(
-        routing.load(routing_file), base_url=options.links.base_url, time_scale=options.time_scale
-    )
+        routing.load(routing_file), base_url=options.links.base_url,
+        time_scale=options.time_scale, secrets_dir=secrets_dir,
+    )  # fmt: skip
     folder = out / RULES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     contents = {f"{RULES_DIR}/{k}": v for k, v in rule_files(slos, probes, options).items()}

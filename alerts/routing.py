@@ -181,9 +181,11 @@ def _timings(raw: dict[str, Any], problems: list[str], where: str = "") -> dict[
 
 
 def alertmanager_config(
-    routing: Routing, *, base_url: str, time_scale: float = 1.0
+    routing: Routing, *, base_url: str, time_scale: float = 1.0, secrets_dir: Path | None = None
 ) -> dict[str, Any]:
-    """The ``alertmanager.yml`` content; ``time_scale`` (tests only) shortens timings."""
+    """The ``alertmanager.yml`` content; ``time_scale`` (tests only) shortens timings.
+    ``secrets_dir`` moves every secret file the routing names (the webhook's bearer
+    token, PagerDuty routing keys) into that folder, keeping each file's name."""
 
     def timed(values: dict[str, str]) -> dict[str, str]:
         return {k: _scaled(v, time_scale) for k, v in values.items()}
@@ -213,7 +215,43 @@ def alertmanager_config(
     if routing.quiet_hours:
         intervals = [{**i, "location": routing.location} for i in routing.quiet_hours]
         config["time_intervals"] = [{"name": QUIET_HOURS, "time_intervals": intervals}]
+    if secrets_dir is not None:
+        _relocate_secrets(config["receivers"], secrets_dir)
     return config
+
+
+SECRET_FILE_KEYS = frozenset({"credentials_file", "routing_key_file", "service_key_file"})
+
+
+def secret_files(receivers: list[dict[str, Any]]) -> list[str]:
+    """Every secret file path the receivers name, in order, once each."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in SECRET_FILE_KEYS and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(receivers)
+    return list(dict.fromkeys(found))
+
+
+def _relocate_secrets(node: Any, secrets_dir: Path) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in SECRET_FILE_KEYS and isinstance(value, str):
+                node[key] = str(secrets_dir / Path(value).name)
+            else:
+                _relocate_secrets(value, secrets_dir)
+    elif isinstance(node, list):
+        for item in node:
+            _relocate_secrets(item, secrets_dir)
 
 
 def _am_route(route: Route, timed: Any) -> dict[str, Any]:

@@ -106,6 +106,7 @@ def _register() -> None:
     from app.ingest.commands import ingest
     from app.ops.commands import jobs, preflight, probes
     from app.ops.dashboard_commands import dashboards
+    from app.quotas.commands import quotas_group
 
     for command in (
         alerts,
@@ -118,6 +119,7 @@ def _register() -> None:
         paging_group,
         preflight,
         probes,
+        quotas_group,
     ):
         main.add_command(command)
 

@@ -17,22 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import sys
 import tempfile
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import insert
 
-from sqlalchemy import insert  # noqa: E402
-
-from app.core.db import Database, utcnow  # noqa: E402
-from app.core.migrate import upgrade  # noqa: E402
-from app.ops.record_metrics import ProbeRecordCollector  # noqa: E402
-from probes.models import ProbeRun  # noqa: E402
+from app.core.db import Database, utcnow
+from app.core.migrate import upgrade
+from app.ops.record_metrics import ProbeRecordCollector
+from probes.models import ProbeRun
 
 STEPS = ("login", "search", "open-entity", "assert-page")
 

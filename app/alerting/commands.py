@@ -51,6 +51,7 @@ def build_folder(
     base_url: str | None = None,
     time_scale: float = 1.0,
     alertmanager: str = "127.0.0.1:9093",
+    secrets_dir: Path | None = None,
 ) -> tuple[list[Path], list[str]]:
     loaded = slo.load_dir(specs)
     links = rules.Links(base_url or settings.summit_url, settings.alerts_dashboard_url)
@@ -62,6 +63,7 @@ def build_folder(
         routing_file=routing_file,
         options=options,
         alertmanager=alertmanager,
+        secrets_dir=secrets_dir,
     )
     return written, loaded.warnings
 
@@ -102,15 +104,22 @@ def build_folder(
 )
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Run promtool and amtool on the output when they are installed.")  # fmt: skip
+@click.option(
+    "--secrets-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where Alertmanager reads the secret files the routing names (webhook token, "
+    "PagerDuty routing keys), keeping their names [default: the paths in the routing file].",
+)
 def build_command(
     specs: Path, out: Path, routing_file: Path, base_url: str | None, time_scale: float,
-    check: bool,
+    check: bool, secrets_dir: Path | None,
 ) -> None:  # fmt: skip
     """Write Prometheus rules, alertmanager.yml and prometheus.yml into OUT."""
     try:
         written, warnings = build_folder(
             console.settings(), specs=specs, out=out, routing_file=routing_file,
             base_url=base_url, time_scale=time_scale,
+            secrets_dir=secrets_dir.resolve() if secrets_dir else None,
         )  # fmt: skip
     except (slo.SpecError, routing.RoutingError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -203,9 +212,12 @@ def serve_local(
     home = (settings.var_dir / "alerting").resolve()
     base = (target or settings.summit_url).rstrip("/")
     am = f"127.0.0.1:{alertmanager_port}"
+    secrets_dir = home / "secrets"
     try:
         build_folder(settings, specs=build.SPECS_DIR, out=home / "build",
-                     routing_file=build.ROUTING_FILE, base_url=base, alertmanager=am)  # fmt: skip
+                     routing_file=build.ROUTING_FILE, base_url=base, alertmanager=am,
+                     secrets_dir=secrets_dir)  # fmt: skip
+        _write_secrets(secrets_dir, routing.load(build.ROUTING_FILE), settings)
     except (slo.SpecError, routing.RoutingError) as exc:
         raise click.ClickException(str(exc)) from None
     config = build.prometheus_config(
@@ -214,6 +226,33 @@ def serve_local(
     )  # fmt: skip
     (home / "build" / "prometheus.yml").write_text(build.dump(config, "summit alerts serve-local"))
     _run_both(home, prometheus_port, alertmanager_port)
+
+
+def _write_secrets(folder: Path, plan: routing.Routing, settings: Settings) -> None:
+    """The secret files Alertmanager reads, from this server's own settings (0600);
+    a secret that is not set is said, not invented."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    wanted: dict[str, tuple[str, str]] = {}
+    if plan.webhook_credentials_file:
+        wanted[Path(plan.webhook_credentials_file).name] = (
+            settings.alerts_webhook_token,
+            "SUMMIT_ALERTS_WEBHOOK_TOKEN",
+        )
+    receivers = routing.alertmanager_config(plan, base_url="http://unused")["receivers"]
+    for path in routing.secret_files(receivers):
+        wanted.setdefault(
+            Path(path).name, (settings.pagerduty_routing_key, "PAGERDUTY_ROUTING_KEY")
+        )
+    for name, (value, setting) in wanted.items():
+        target = folder / name
+        if not value:
+            target.unlink(missing_ok=True)
+            click.echo(f"warning: {setting} is not set, so Alertmanager has no {name}: "
+                       "its deliveries that need it fail (see its log)", err=True)  # fmt: skip
+            continue
+        target.touch(mode=0o600)
+        target.write_text(value)
 
 
 def _argv(home: Path, prometheus_port: int, alertmanager_port: int) -> list[list[str]]:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -23,7 +24,8 @@ from app.graph.models import Edge, Entity
 from app.graph.service import edge_bytes, entity_bytes, flatten_attributes
 from app.identity.models import Tenant, User
 from app.identity.service import Passwords
-from app.quotas.service import DEFAULT_LIMITS, Limits, charge, ensure_rows
+from app.quotas import ascode
+from app.quotas.service import charge, ensure_rows
 from probes.journeys.governance import SUBJECT as SYNTHETIC_SUBJECT
 
 NAMESPACE = uuid.UUID("5d1c1a52-3b7e-4c5e-9c66-7f3a8f1e2b10")
@@ -193,13 +195,17 @@ def seed(
     password: str,
     now: datetime,
     entities_per_tenant: int = 300,
-    quota_defaults: Limits = DEFAULT_LIMITS,
+    quotas: Path = ascode.SHIPPED,
 ) -> SeedReport:
+    """The demo tenants get their limits from ``quotas`` (quotas as code) when
+    their quota rows are created; rows that exist are left as they are."""
     report = SeedReport()
+    limits = ascode.load(quotas)
     with db.session(tenant_id=ALL_TENANTS, write=True) as session:
         tenant_ids = _seed_tenants(session, now, report)
-        for tenant_id in tenant_ids.values():
-            ensure_rows(session=session, tenant_id=tenant_id, defaults=quota_defaults, now=now)
+        for slug, tenant_id in tenant_ids.items():
+            wanted = limits.wanted(slug)
+            ensure_rows(session=session, tenant_id=tenant_id, defaults=wanted, now=now)
         _seed_users(session, tenant_ids, passwords, password, now, report)
         for slug, tenant_id in tenant_ids.items():
             entities = list(generate_entities(slug, entities_per_tenant))

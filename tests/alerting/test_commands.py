@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from app.cli import main
@@ -64,3 +65,26 @@ def test_the_tests_alert_on_every_probe_the_build_alerts_on() -> None:
 
     built = {alert.probe for alert in probe_alerts(load_settings({"SUMMIT_ENV": "test"}))}
     assert built == {alert.probe for alert in PROBES}
+
+
+def test_build_moves_secret_files_into_secrets_dir(runner: CliRunner, tmp_path: Path) -> None:
+    out, secrets = tmp_path / "out", tmp_path / "secrets"
+    result = runner.invoke(main, ["alerts", "build", "--out", str(out),
+                                  "--secrets-dir", str(secrets)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((out / "alertmanager.yml").read_text())
+    named = {
+        value
+        for receiver in config["receivers"]
+        for configs in receiver.values() if isinstance(configs, list)
+        for one in configs
+        for value in (
+            one.get("routing_key_file"),
+            one.get("http_config", {}).get("authorization", {}).get("credentials_file"),
+        )
+        if value
+    }  # fmt: skip
+    assert named == {
+        str(secrets.resolve() / "summit-webhook-token"),
+        str(secrets.resolve() / "pagerduty-routing-key"),
+    }

@@ -39,7 +39,13 @@ def scraped_urls(prom: str) -> list[str]:
 def test_serve_local_runs_both_with_the_generated_files_and_stops_them(tmp_path: Path) -> None:
     require_tools(PROMETHEUS, ALERTMANAGER)
     prom_port, am_port = free_port(), free_port()
-    env = {**os.environ, "SUMMIT_VAR_DIR": str(tmp_path), "SUMMIT_PORT": "8123"}
+    env = {
+        **os.environ,
+        "SUMMIT_VAR_DIR": str(tmp_path),
+        "SUMMIT_PORT": "8123",
+        "SUMMIT_ALERTS_WEBHOOK_TOKEN": "serve-local-token",
+        "PAGERDUTY_ROUTING_KEY": "",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "alerts", "serve-local",
          f"--prometheus-port={prom_port}", f"--alertmanager-port={am_port}"],
@@ -58,10 +64,20 @@ def test_serve_local_runs_both_with_the_generated_files_and_stops_them(tmp_path:
         assert scraped_urls(prom) == ["http://127.0.0.1:8123/metrics"]
         status = requests.get(f"{am}/api/v2/status", timeout=5).json()
         assert "quiet-hours" in status["config"]["original"]
+        # The webhook's token comes from this server's settings, in a private folder.
+        secrets = tmp_path / "alerting" / "secrets"
+        assert (
+            f"credentials_file: {secrets / 'summit-webhook-token'}"
+            in (status["config"]["original"])
+        )
+        assert (secrets / "summit-webhook-token").read_text() == "serve-local-token"
+        assert (secrets / "summit-webhook-token").stat().st_mode & 0o777 == 0o600
+        assert not (secrets / "pagerduty-routing-key").exists()
     finally:
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends
         output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output
     assert "stopping" in output
+    assert "PAGERDUTY_ROUTING_KEY is not set" in output
     assert not ready(prom)
     assert not ready(am)

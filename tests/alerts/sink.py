@@ -16,6 +16,7 @@ class Sink:
     def __init__(self, url: str) -> None:
         self.url = url
         self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.authorizations: list[str] = []
         self.lock = threading.Lock()
 
     def received(self) -> list[tuple[str, dict[str, Any]]]:
@@ -43,6 +44,7 @@ def webhook_sink() -> Iterator[Sink]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with sink.lock:
                 sink.posts.append((self.path, json.loads(body)))
+                sink.authorizations.append(self.headers.get("Authorization", ""))
             self.send_response(200)
             self.end_headers()
 

@@ -12,7 +12,7 @@ import requests
 
 from alerts import build
 from tests.alerts.sink import Sink, webhook_sink
-from tests.alerts.support import build_into
+from tests.alerts.support import WEBHOOK_TOKEN, build_into, secrets_for_alertmanager
 from tests.support.prometheus import running_alertmanager
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,8 @@ def test_quiet_hours_hold_the_ticket_but_the_page_goes(tmp_path: Path) -> None:
     start, end = text.index("quiet_hours:"), text.index("# Receivers.")
     routing.write_text(text[:start] + ALWAYS_QUIET + "\n" + text[end:])
     with webhook_sink() as sink:
-        build_into(tmp_path / "out", routing_file=routing, base_url=sink.url, time_scale=30)
+        build_into(tmp_path / "out", routing_file=routing, base_url=sink.url, time_scale=30,
+                   secrets_dir=secrets_for_alertmanager(tmp_path / "secrets"))  # fmt: skip
         with running_alertmanager(tmp_path / "am", tmp_path / "out" / "alertmanager.yml") as am:
             post(am, alert("TicketOnly", "ticket", "a"), alert("PageOnly", "page", "b"))
             sink.wait_for(lambda _: ("oncall-page", "PageOnly") in delivered(sink), timeout=15)
@@ -61,7 +62,9 @@ def test_quiet_hours_hold_the_ticket_but_the_page_goes(tmp_path: Path) -> None:
                 assert ("sre-tickets", "TicketOnly") not in delivered(sink)
             states = {a["labels"]["alertname"]: a for a in am_alerts(am)}
             assert states["TicketOnly"]["status"]["state"] == "active"  # held, not lost
-    assert all(path == "/api/v1/alerts/webhook" for path, _ in sink.received())
+    assert all(path.split("?")[0] == "/api/v1/alerts/webhook" for path, _ in sink.received())
+    # Alertmanager read the token from the secrets folder and sent it.
+    assert set(sink.authorizations) == {f"Bearer {WEBHOOK_TOKEN}"}
 
 
 def am_alerts(am: str) -> list[dict[str, Any]]:
@@ -71,7 +74,8 @@ def am_alerts(am: str) -> list[dict[str, Any]]:
 
 def test_an_slos_page_inhibits_its_ticket_but_not_another_slos(tmp_path: Path) -> None:
     with webhook_sink() as sink:
-        build_into(tmp_path / "out", base_url=sink.url, time_scale=30)
+        build_into(tmp_path / "out", base_url=sink.url, time_scale=30,
+                   secrets_dir=secrets_for_alertmanager(tmp_path / "secrets"))  # fmt: skip
         with running_alertmanager(tmp_path / "am", tmp_path / "out" / "alertmanager.yml") as am:
             post(am, alert("Burn", "page", "slo-a"), alert("Burn", "ticket", "slo-a"),
                  alert("Other", "ticket", "slo-b"))  # fmt: skip

@@ -22,7 +22,7 @@ import requests
 from alerts import build
 from app import create_app
 from tests.alerts.sink import Sink, webhook_sink
-from tests.alerts.support import build_into
+from tests.alerts.support import build_into, secrets_for_alertmanager
 from tests.support.live import api_login, serving
 from tests.support.prometheus import Prometheus, running_alertmanager, running_prometheus
 from tests.support.world import app_config, seed_world, services
@@ -71,7 +71,8 @@ def test_the_page_fires_in_alertmanager_and_resolves_when_traffic_heals(
     served: str, tmp_path: Path
 ) -> None:
     with webhook_sink() as sink:
-        build_into(tmp_path / "out", base_url=sink.url, time_scale=SCALE)
+        build_into(tmp_path / "out", base_url=sink.url, time_scale=SCALE,
+                       secrets_dir=secrets_for_alertmanager(tmp_path / "secrets"))  # fmt: skip
         rule_files = sorted((tmp_path / "out" / build.RULES_DIR).glob("*.yml"))
         with (
             running_alertmanager(tmp_path / "am", tmp_path / "out" / "alertmanager.yml") as am,
