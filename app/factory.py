@@ -46,6 +46,7 @@ from app.quotas import views as quota_views
 from app.quotas.ratelimit import RecentRefusals, TenantRateLimiter
 from app.quotas.rejections import RejectionLog
 from app.quotas.service import Limits, ensure_rows, quota_use
+from app.reports import views as report_views
 from app.services import Services
 from app.settings import Settings, load_settings, secret_key
 from app.web import bodies, context, errors, explorer, forms, guard, middleware, nav, openapi
@@ -73,6 +74,7 @@ BLUEPRINTS = (
     explorer.bp,
     ingest_views.bp,
     ingest_pages.bp,
+    report_views.bp,
 )
 
 

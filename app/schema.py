@@ -13,5 +13,6 @@ from app.ingest import models as ingest_models  # noqa: F401
 from app.ops import models as ops_models  # noqa: F401
 from app.policy import models as policy_models  # noqa: F401
 from app.quotas import models as quota_models  # noqa: F401
+from app.reports import models as report_models  # noqa: F401
 from governance import models as governance_models  # noqa: F401
 from probes import models as probe_models  # noqa: F401

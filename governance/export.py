@@ -4,7 +4,8 @@ An export is a job: requested in the caller's transaction (taking one of the
 tenant's concurrent-job slots), then built elsewhere (a thread with its own
 session) into a zip under the var dir. The zip holds ``data.json``, one CSV
 per record type and ``manifest.json`` (each file's row count and SHA-256, and
-the Art. 15 information). Records come from SOURCES, a registry another
+the Art. 15 information) and, when the reports feature is loaded, a branded
+``cover.html``. Records come from SOURCES, a registry another
 feature extends with :func:`register` (ingest adds its events); each source
 streams its rows, so memory stays flat however much a subject has.
 """
@@ -73,12 +74,22 @@ class RecordSource:
 
 
 SOURCES: dict[str, RecordSource] = {}
+# Renders the export's cover page (HTML bytes) from the session and the manifest's
+# head; set by the reports feature, which brands it with the tenant's logo and footer.
+Cover = Callable[..., bytes]
+_COVER: list[Cover] = []
 PROVENANCE: Final = ("source", "ingested_at", "event_id", "created_by", "updated_by", "updated_at")
 
 
 def register(source: RecordSource) -> RecordSource:
     SOURCES[source.name] = source
     return source
+
+
+def set_cover(render: Cover) -> None:
+    """``render(session=, head=)`` makes ``cover.html``, listed in the manifest like
+    every other file of the export."""
+    _COVER[:] = [render]
 
 
 def _subject_entities(session: Session, subject: str) -> Iterator[list[Entity]]:
@@ -309,6 +320,7 @@ def _build(
         _snapshot(session)
         files = [_write_json(zf, session, head, subject)]
         files += [_write_csv(zf, session, source, subject) for source in SOURCES.values()]
+        files += [_write_cover(zf, session, head, cover) for cover in _COVER]
         manifest = head | {
             "files": files,
             "gdpr_art15": ART15
@@ -349,6 +361,15 @@ def _write_json(
             out.write(b"]")
         out.write(b"}}")
     return {"name": "data.json", "rows": rows, "sha256": out.sha.hexdigest(), "bytes": out.size}
+
+
+def _write_cover(
+    zf: ZipFile, session: Session, head: dict[str, Any], cover: Cover
+) -> dict[str, Any]:
+    page = cover(session=session, head=head)
+    zf.writestr("cover.html", page)
+    return {"name": "cover.html", "rows": 0, "sha256": hashlib.sha256(page).hexdigest(),
+            "bytes": len(page)}  # fmt: skip
 
 
 def _csv_row(source: RecordSource, record: dict[str, Any]) -> list[Any]:

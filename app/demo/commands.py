@@ -41,12 +41,12 @@ def demo(seed_only: bool, url: str, events: int) -> None:
     if seed_only:
         return
     if url:
-        _show(url, settings.demo_password, events)
+        _show(url, settings.demo_password, events, settings.var_dir / "demo")
         return
     log = (settings.var_dir / "demo-serve.log").resolve()
     click.echo(f"starting summit serve for the demo on the loopback (its log: {log})")
     with serving(log=log) as own:
-        _show(own, settings.demo_password, events)
+        _show(own, settings.demo_password, events, settings.var_dir / "demo")
 
 
 def _seed(settings: Settings) -> None:
@@ -74,8 +74,10 @@ def _seed(settings: Settings) -> None:
     )
 
 
-def _show(url: str, password: str, events: int) -> None:
-    if not Demo(url=url.rstrip("/"), password=password, echo=click.echo, events=events).run():
+def _show(url: str, password: str, events: int, report_dir: Path) -> None:
+    demo = Demo(url=url.rstrip("/"), password=password, echo=click.echo, events=events,
+                report_dir=report_dir)  # fmt: skip
+    if not demo.run():
         sys.exit(1)
 
 

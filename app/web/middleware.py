@@ -58,7 +58,8 @@ def _finish(response: Response) -> Response:
         # proxy for the next person at that machine.
         response.headers["Cache-Control"] = "no-store"
     if response.mimetype == "text/html":
-        response.headers["Content-Security-Policy"] = HTML_CSP
+        # A view may set its own, stricter policy (a branded report: inline styles only).
+        response.headers.setdefault("Content-Security-Policy", HTML_CSP)
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
     if g.get("refused_early"):

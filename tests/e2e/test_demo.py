@@ -33,6 +33,9 @@ def test_the_demo_runs_every_step_it_has(tmp_path: Path) -> None:
     assert result.returncode == 0, out + result.stderr
     assert out.rstrip().endswith("demo: every step held")
     for shown in ("golden-path: pass", "404, as if it did not exist", "reconciled exactly",
-                  "purge refused: 409 legal_hold", "429 with Retry-After"):  # fmt: skip
+                  "purge refused: 409 legal_hold", "429 with Retry-After",
+                  "acme's branded slo report as PDF"):  # fmt: skip
         assert shown in out, shown
+    saved = tmp_path / "var" / "demo" / "acme-slo-report.pdf"
+    assert saved.read_bytes().startswith(b"%PDF")
     assert "✗" not in out

@@ -60,13 +60,17 @@ def test_the_export_zip_matches_its_manifest_and_holds_only_the_subject(world: W
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
-        assert names == {"manifest.json", "data.json", "entities.csv", "edges.csv", "events.csv"}
+        assert names == {
+            "manifest.json", "data.json", "entities.csv", "edges.csv", "events.csv", "cover.html"
+        }  # fmt: skip
         for entry in manifest["files"]:
             content = zf.read(entry["name"])
             assert hashlib.sha256(content).hexdigest() == entry["sha256"], entry["name"]
             assert len(content) == entry["bytes"]
         rows = {entry["name"]: entry["rows"] for entry in manifest["files"]}
-        assert rows == {"data.json": 3, "entities.csv": 2, "edges.csv": 1, "events.csv": 0}
+        assert rows == {
+            "data.json": 3, "entities.csv": 2, "edges.csv": 1, "events.csv": 0, "cover.html": 0
+        }  # fmt: skip
         document = json.loads(zf.read("data.json"))
         entities_csv = list(csv.DictReader(io.StringIO(zf.read("entities.csv").decode())))
         everything = b"".join(zf.read(name) for name in names).decode()
