@@ -1,0 +1,103 @@
+"""``summit evidence build``: the evidence pack an auditor signs off on."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from app import console
+from app.core.db import Database, utcnow
+from app.demo.server import serving
+from app.evidence import screens
+from app.evidence.service import EvidenceError, Inputs, Pack, Shots, build
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: docs/evidence, .venv-tools
+
+
+@click.group("evidence")
+def evidence() -> None:
+    """The evidence pack: SBOM, vulnerabilities, SSDF, decisions, SLOs, probes, audit, DPIA."""
+
+
+@evidence.command("build")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A new (or empty) folder for the pack.")  # fmt: skip
+@click.option("--advisories", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A local advisory snapshot in OSV format (e.g. a checkout of the PyPA "
+                   "advisory database) [default: pip-audit against the OSV service].")  # fmt: skip
+@click.option("--offline", is_flag=True,
+              help="Do not try the online vulnerability service (no --advisories: "
+                   "the report says not checked).")  # fmt: skip
+@click.option("--url", default="",
+              help="A running Summit to take the screenshots from [default: start one "
+                   "on a free loopback port, on this database].")  # fmt: skip
+@click.option("--tenant", default="", help="Log in to that tenant [default: none, an operator].")
+@click.option("--username", default="ops", show_default=True, help="Who may see /ops.")
+@click.option("--password", envvar="SUMMIT_EVIDENCE_PASSWORD", show_envvar=True, default="",
+              help="[default: the demo password]")  # fmt: skip
+@click.option("--no-screenshots", is_flag=True, help="Skip the browser (the pack says so).")
+@click.option("--tools", envvar="SUMMIT_EVIDENCE_TOOLS", show_envvar=True,
+              type=click.Path(file_okay=False, path_type=Path), default=ROOT / ".venv-tools/bin",
+              help="Where cyclonedx-py and pip-audit are [default: .venv-tools/bin].")  # fmt: skip
+@click.option("--strict", is_flag=True,
+              help="Exit 1 also when a part was skipped or not checked (releases).")  # fmt: skip
+def build_command(
+    out: Path, advisories: Path | None, offline: bool, url: str, tenant: str, username: str,
+    password: str, no_screenshots: bool, tools: Path, strict: bool,
+) -> None:  # fmt: skip
+    """Build the evidence pack into OUT, with manifest.json (every file's SHA-256
+    and size) and SUMMARY.md. Exits 1 on a known CRITICAL vulnerability or a part
+    that failed (the pack is still written, saying why)."""
+    settings = console.settings()
+    db = Database(settings.resolved_database_url)
+    inputs = Inputs(settings=settings, db=db, root=ROOT, tools=tools.resolve(),
+                    advisories=advisories, offline=offline, now=utcnow)  # fmt: skip
+    login = screens.Login(url=url.rstrip("/"), tenant=tenant, username=username,
+                          password=password or settings.demo_password)  # fmt: skip
+    try:
+        with ExitStack() as stack:
+            inputs.shots = _camera(stack, settings, login, no_screenshots)
+            click.echo(f"building the evidence pack in {out}")
+            pack = build(out=out, inputs=inputs, echo=click.echo)
+    except EvidenceError as exc:
+        raise console.ConfigurationError(str(exc)) from None
+    finally:
+        db.dispose()
+    _verdict(pack, strict)
+
+
+def _camera(stack: ExitStack, settings: Settings, login: screens.Login,
+            skip: bool) -> Shots | str:  # fmt: skip
+    """What takes the screenshots: the --url server, or one of our own."""
+    if skip:
+        return "--no-screenshots"
+    if not login.url:
+        log = (settings.var_dir / "evidence-serve.log").resolve()
+        click.echo(f"starting summit serve for the screenshots on the loopback (its log: {log})")
+        try:
+            own = stack.enter_context(serving(log=log))
+        except RuntimeError as exc:
+            return f"the embedded server did not start: {exc}"
+        login = screens.Login(own, login.tenant, login.username, login.password)
+
+    def shoot(folder: Path) -> list[Path]:
+        return screens.capture(login=login, out=folder, chromium_path=settings.chromium_path)
+
+    return shoot
+
+
+def _verdict(pack: Pack, strict: bool) -> None:
+    manifest = pack.out / "manifest.json"
+    if pack.blocking:
+        raise console.CheckFailed(
+            f"evidence build FAILED: {'; '.join(pack.blocking)} (the pack, saying so: {manifest})"
+        )
+    missing = [p.line() for p in pack.parts if p.status in ("skipped", "not checked")]
+    if strict and missing:
+        raise console.CheckFailed(f"evidence build incomplete (--strict): {'; '.join(missing)}")
+    click.echo(f"evidence pack: {pack.out} ({len(pack.parts)} parts"
+               + (f", {len(missing)} skipped or not checked" if missing else "")
+               + f"); manifest: {manifest}")  # fmt: skip
