@@ -100,12 +100,11 @@ class Report:
 def installed() -> list[Package]:
     """The distributions installed in this interpreter's environment, except the
     ones installed from a working tree (Summit itself: it has no advisories)."""
-    found: dict[str, Package] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if not name or _editable(dist):
-            continue
-        found[canonicalize_name(name)] = Package(canonicalize_name(name), dist.version)
+    dists = [(canonicalize_name(d.metadata["Name"] or ""), d) for d in metadata.distributions()]
+    # A working tree on sys.path shows its own *.egg-info too: drop the name, not the copy.
+    editable = {name for name, dist in dists if _editable(dist)}
+    found = {name: Package(name, dist.version) for name, dist in dists
+             if name and name not in editable}  # fmt: skip
     return sorted(found.values(), key=lambda p: p.name)
 
 
@@ -167,10 +166,10 @@ def check_snapshot(packages: Iterable[Package], records: list[dict[str, Any]], *
 def _index(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Records by id and alias, so an advisory without a severity can borrow its
     alias's (a PYSEC entry and the GHSA that rates the same flaw)."""
-    index: dict[str, dict[str, Any]] = {}
+    index = {record["id"]: record for record in records}  # a record's own id first
     for record in records:
-        for key in (record["id"], *(record.get("aliases") or [])):
-            index.setdefault(key, record)
+        for alias in record.get("aliases") or []:
+            index.setdefault(alias, record)
     return index
 
 
