@@ -11,7 +11,8 @@ from app import console
 from app.core.db import Database, utcnow
 from app.demo.server import serving
 from app.evidence import screens
-from app.evidence.service import EvidenceError, Inputs, Pack, Shots, build
+from app.evidence.service import EvidenceError, Inputs, Pack, PartUnavailable, Shots, build
+from app.governance import jobs
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: docs/evidence, .venv-tools
@@ -58,6 +59,7 @@ def build_command(
     login = screens.Login(url=url.rstrip("/"), tenant=tenant, username=username,
                           password=password or settings.demo_password)  # fmt: skip
     try:
+        jobs.tenants(db)  # no database or no schema: one clear line (console), not nine failures
         with ExitStack() as stack:
             inputs.shots = _camera(stack, settings, login, no_screenshots)
             click.echo(f"building the evidence pack in {out}")
@@ -71,20 +73,23 @@ def build_command(
 
 def _camera(stack: ExitStack, settings: Settings, login: screens.Login,
             skip: bool) -> Shots | str:  # fmt: skip
-    """What takes the screenshots: the --url server, or one of our own."""
+    """What takes the screenshots: the --url server, or one of our own, started
+    only when the screenshots are due (the SBOM is being written meanwhile)."""
     if skip:
         return "--no-screenshots"
-    if not login.url:
-        log = (settings.var_dir / "evidence-serve.log").resolve()
-        click.echo(f"starting summit serve for the screenshots on the loopback (its log: {log})")
-        try:
-            own = stack.enter_context(serving(log=log))
-        except RuntimeError as exc:
-            return f"the embedded server did not start: {exc}"
-        login = screens.Login(own, login.tenant, login.username, login.password)
 
     def shoot(folder: Path) -> list[Path]:
-        return screens.capture(login=login, out=folder, chromium_path=settings.chromium_path)
+        target = login
+        if not target.url:
+            log = (settings.var_dir / "evidence-serve.log").resolve()
+            log.parent.mkdir(parents=True, exist_ok=True)
+            click.echo(f"  starting summit serve for the screenshots on the loopback (log: {log})")
+            try:  # one worker is plenty for two pages, and starts sooner
+                own = stack.enter_context(serving(log=log, env={"SUMMIT_WORKERS": "1"}))
+            except RuntimeError as exc:
+                raise PartUnavailable(f"the embedded server did not start: {exc}") from None
+            target = screens.Login(own, login.tenant, login.username, login.password)
+        return screens.capture(login=target, out=folder, chromium_path=settings.chromium_path)
 
     return shoot
 

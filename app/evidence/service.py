@@ -142,7 +142,8 @@ def _run(number: int, total: int, name: str, step: Callable[[], Part], echo: Ech
     except PartUnavailable as exc:
         part = Part(name, "skipped", str(exc))
     except Exception as exc:  # a part that breaks is reported, never left out
-        part = Part(name, "failed", f"{type(exc).__name__}: {str(exc).strip()[:300]}")
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        part = Part(name, "failed", f"{type(exc).__name__}: {first}")
     echo(f"[{number}/{total}] {part.line()} in {time.monotonic() - started:.1f} s")
     return part
 

@@ -40,6 +40,7 @@ def test_a_citation_of_a_missing_path_fails_the_part(tmp_path: Path) -> None:
     inputs = service.Inputs(settings=None, db=None, root=tmp_path, tools=tmp_path)  # type: ignore[arg-type]
     part = service.ssdf(stage, inputs)
     assert (part.status, part.detail) == (
-        "failed", "cites paths that do not exist: tests/no_such_test.py"
+        "failed",
+        "cites paths that do not exist: tests/no_such_test.py",
     )
     assert (stage / "ssdf.md").exists()  # the pack shows what was wrong

@@ -37,7 +37,7 @@ def advisory(vuln_id: str, package: str, *, introduced: str = "0", fixed: str | 
 
 def plant(folder: Path, record: dict[str, Any], *, as_yaml: bool = False) -> Path:
     """Write ``record`` where the PyPA advisory database keeps it: vulns/<package>/<id>."""
-    package = record["affected"][0]["package"]["name"]
+    package: str = record["affected"][0]["package"]["name"]
     target = folder / "vulns" / package / f"{record['id']}.{'yaml' if as_yaml else 'json'}"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(record) if as_yaml else json.dumps(record))
@@ -104,7 +104,8 @@ def test_with_no_advisories_and_no_service_the_report_says_not_checked(tmp_path:
     assert result.exit_code == 0, result.output
     report = json.loads((out / "vulnerabilities.json").read_text())
     assert report["status"] == "not checked"
-    assert report["by_severity"] is None and report["findings"] == []
+    assert report["by_severity"] is None
+    assert report["findings"] == []
     assert "vulnerabilities: not checked (no local advisory snapshot" in result.output
     summary = (out / "SUMMARY.md").read_text()
     assert "| vulnerabilities | not checked |" in summary
@@ -165,18 +166,22 @@ def test_osv_ranges_follow_the_spec(events: list[dict[str, str]], version: str, 
 
 
 def test_listed_versions_match_by_value_and_names_by_pep_503() -> None:
-    record = {"id": "X-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "Flask_WTF"},
-                                         "versions": ["1.3"]}]}  # fmt: skip
+    entry = {"package": {"ecosystem": "PyPI", "name": "Flask_WTF"}, "versions": ["1.3"]}
+    record = {"id": "X-1", "affected": [entry]}
     found = advisories.check_snapshot([Package("flask-wtf", "1.3.0")], [record], source="t")
     assert [f.id for f in found.findings] == ["X-1"]
-    other = {**record, "affected": [{**record["affected"][0], "package": {"ecosystem": "npm",
-                                                                         "name": "flask-wtf"}}]}  # fmt: skip
-    assert advisories.check_snapshot([Package("flask-wtf", "1.3")], [other], source="t").findings == []
+    npm = {
+        "id": "X-1",
+        "affected": [{**entry, "package": {"ecosystem": "npm", "name": "flask-wtf"}}],
+    }
+    found = advisories.check_snapshot([Package("flask-wtf", "1.3")], [npm], source="t")
+    assert found.findings == []
 
 
 def test_withdrawn_advisories_are_not_findings() -> None:
     record = advisory("X-2", "requests", withdrawn="2026-01-01T00:00:00Z")
-    assert advisories.check_snapshot([Package("requests", "1.0")], [record], source="t").findings == []
+    found = advisories.check_snapshot([Package("requests", "1.0")], [record], source="t")
+    assert found.findings == []
 
 
 @pytest.mark.parametrize(
