@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -33,7 +34,7 @@ from packaging.version import InvalidVersion, Version
 
 SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL")  # ascending; UNKNOWN apart
 GITHUB_LABELS = {"MODERATE": "MEDIUM"}
-OSV_VULN_URL = "https://api.osv.dev/v1/vulns/{id}"
+OSV_URL = "https://api.osv.dev"  # pip-audit asks /v1/query; we read /v1/vulns/{id}
 
 
 class AdvisoryError(Exception):
@@ -284,33 +285,36 @@ def _rank(severity: str) -> int:
 # --- pip-audit against the online service -----------------------------------------------
 
 
-def check_service(packages: list[Package], *, pip_audit: Path, work: Path,
+def check_service(packages: list[Package], *, pip_audit: Path, osv_url: str = OSV_URL,
                   timeout: float = 15.0) -> Report:  # fmt: skip
     """pip-audit (``-s osv``) over exactly ``packages``; "not checked" when it cannot
     reach the service. Severities come from each finding's OSV record."""
-    requirements = work / "audited-requirements.txt"
-    requirements.write_text("".join(f"{p.name}=={p.version}\n" for p in packages))
-    argv = [str(pip_audit), "-r", str(requirements), "--no-deps", "--disable-pip", "-s", "osv",
-            "-f", "json", "--progress-spinner", "off", "--timeout", str(timeout)]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
+    with tempfile.TemporaryDirectory(prefix="summit-pip-audit-") as work:
+        requirements = Path(work) / "requirements.txt"
+        requirements.write_text("".join(f"{p.name}=={p.version}\n" for p in packages))
+        argv = [str(pip_audit), "-r", str(requirements), "--no-deps", "--disable-pip",
+                "-s", "osv", "--osv-url", f"{osv_url}/v1/query", "--cache-dir", work, "-f",
+                "json", "--progress-spinner", "off", "--timeout", str(int(timeout))]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603
     try:
         answer = json.loads(done.stdout)
     except ValueError:
         reason = _last_line(done.stderr) or f"pip-audit exited {done.returncode}"
         return Report(status="not checked", source=f"the OSV service via pip-audit: {reason}")
-    report = Report(status="checked", source="the OSV service (pip-audit -s osv)",
+    report = Report(status="checked", source=f"the OSV service at {osv_url} (pip-audit -s osv)",
                     packages=len(packages))  # fmt: skip
-    report.findings = list(_service_findings(answer, report, timeout))
+    report.findings = list(_service_findings(answer, report, osv_url, timeout))
     report.findings.sort(key=lambda f: (-_rank(f.severity), f.package, f.id))
     return report
 
 
-def _service_findings(answer: dict[str, Any], report: Report, timeout: float) -> Iterator[Finding]:
+def _service_findings(answer: dict[str, Any], report: Report, osv_url: str,
+                      timeout: float) -> Iterator[Finding]:  # fmt: skip
     for dep in answer.get("dependencies") or []:
         if dep.get("skip_reason"):
             report.notes.append(f"{dep.get('name')}: skipped by pip-audit: {dep['skip_reason']}")
         for vuln in dep.get("vulns") or []:
-            record = _osv_record(vuln["id"], timeout)
+            record = _osv_record(osv_url, vuln["id"], timeout)
             severity = severity_of(record) if record is not None else "UNKNOWN"
             if record is None:
                 report.notes.append(f"{vuln['id']}: its OSV record could not be read: "
@@ -323,9 +327,9 @@ def _service_findings(answer: dict[str, Any], report: Report, timeout: float) ->
             )  # fmt: skip
 
 
-def _osv_record(vuln_id: str, timeout: float) -> dict[str, Any] | None:
+def _osv_record(osv_url: str, vuln_id: str, timeout: float) -> dict[str, Any] | None:
     try:
-        answer = requests.get(OSV_VULN_URL.format(id=vuln_id), timeout=timeout)
+        answer = requests.get(f"{osv_url}/v1/vulns/{vuln_id}", timeout=timeout)
         answer.raise_for_status()
         record: dict[str, Any] = answer.json()
     except (requests.RequestException, ValueError):

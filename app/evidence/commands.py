@@ -11,6 +11,7 @@ from app import console
 from app.core.db import Database, utcnow
 from app.demo.server import serving
 from app.evidence import screens
+from app.evidence.advisories import OSV_URL
 from app.evidence.service import EvidenceError, Inputs, Pack, PartUnavailable, Shots, build
 from app.governance import jobs
 from app.settings import Settings
@@ -29,6 +30,8 @@ def evidence() -> None:
 @click.option("--advisories", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A local advisory snapshot in OSV format (e.g. a checkout of the PyPA "
                    "advisory database) [default: pip-audit against the OSV service].")  # fmt: skip
+@click.option("--osv-url", envvar="SUMMIT_OSV_URL", show_envvar=True, default=OSV_URL,
+              show_default=True, help="The OSV service pip-audit asks (or a mirror).")  # fmt: skip
 @click.option("--offline", is_flag=True,
               help="Do not try the online vulnerability service (no --advisories: "
                    "the report says not checked).")  # fmt: skip
@@ -46,8 +49,8 @@ def evidence() -> None:
 @click.option("--strict", is_flag=True,
               help="Exit 1 also when a part was skipped or not checked (releases).")  # fmt: skip
 def build_command(
-    out: Path, advisories: Path | None, offline: bool, url: str, tenant: str, username: str,
-    password: str, no_screenshots: bool, tools: Path, strict: bool,
+    out: Path, advisories: Path | None, osv_url: str, offline: bool, url: str, tenant: str,
+    username: str, password: str, no_screenshots: bool, tools: Path, strict: bool,
 ) -> None:  # fmt: skip
     """Build the evidence pack into OUT, with manifest.json (every file's SHA-256
     and size) and SUMMARY.md. Exits 1 on a known CRITICAL vulnerability or a part
@@ -55,7 +58,8 @@ def build_command(
     settings = console.settings()
     db = Database(settings.resolved_database_url)
     inputs = Inputs(settings=settings, db=db, root=ROOT, tools=tools.resolve(),
-                    advisories=advisories, offline=offline, now=utcnow)  # fmt: skip
+                    advisories=advisories, offline=offline, osv_url=osv_url.rstrip("/"),
+                    now=utcnow)  # fmt: skip
     login = screens.Login(url=url.rstrip("/"), tenant=tenant, username=username,
                           password=password or settings.demo_password)  # fmt: skip
     try:

@@ -33,6 +33,7 @@ from app.alerting import service as alerting
 from app.core.db import Base, Database
 from app.core.tenancy import ALL_TENANTS
 from app.evidence import advisories, inventory
+from app.evidence.advisories import OSV_URL
 from app.governance import jobs
 from app.policy.models import PolicyDecision, PolicyDecisionCount
 from app.settings import Settings
@@ -76,6 +77,7 @@ class Inputs:
     tools: Path  # the folder with cyclonedx-py and pip-audit (.venv-tools/bin)
     advisories: Path | None = None
     offline: bool = False
+    osv_url: str = OSV_URL
     shots: Shots | str | None = None  # a camera, or why there are no screenshots
     now: Callable[[], datetime] = datetime.now
 
@@ -189,15 +191,14 @@ def _finish_sbom(stage: Path, sbom: _Sbom) -> Part:
 
 def vulnerabilities(stage: Path, inputs: Inputs) -> Part:
     packages = advisories.installed()
-    report = _vulnerability_report(stage, inputs, packages)
+    report = _vulnerability_report(inputs, packages)
     (stage / "vulnerabilities.json").write_text(_json(report.as_json()))
     status = "ok" if report.status == "checked" else "not checked"
     detail = report.headline() if status == "ok" else report.source
     return Part("vulnerabilities", status, detail, ["vulnerabilities.json"])
 
 
-def _vulnerability_report(stage: Path, inputs: Inputs,
-                          packages: list[advisories.Package]) -> advisories.Report:  # fmt: skip
+def _vulnerability_report(inputs: Inputs, packages: list[advisories.Package]) -> advisories.Report:
     if inputs.advisories is not None:
         records = advisories.read_snapshot(inputs.advisories)
         return advisories.check_snapshot(
@@ -209,8 +210,7 @@ def _vulnerability_report(stage: Path, inputs: Inputs,
     pip_audit = inputs.tools / "pip-audit"
     if not pip_audit.exists():
         return advisories.Report("not checked", f"{why}, and no pip-audit at {pip_audit}")
-    report = advisories.check_service(packages, pip_audit=pip_audit, work=stage)
-    (stage / "audited-requirements.txt").unlink(missing_ok=True)
+    report = advisories.check_service(packages, pip_audit=pip_audit, osv_url=inputs.osv_url)
     if report.status != "checked":
         report.source = f"{why}, and {report.source}"
     return report
