@@ -174,9 +174,15 @@ NOT_PERSONAL: dict[str, str] = {
 }  # fmt: skip
 
 
-def inventory(metadata: MetaData, settings: Settings) -> dict[str, Any]:
-    """Every table, its personal columns and their retention, from ``metadata``."""
+def inventory(
+    metadata: MetaData, settings: Settings, *, tenant_days: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Every table, its personal columns and their retention, from ``metadata``;
+    ``tenant_days``: each tenant's retention in force, for the tables it governs."""
     tables = [_table(t.name, list(t.columns), settings) for t in metadata.sorted_tables]
+    for table in tables:
+        if table.get("setting") == TENANT.setting and tenant_days:
+            table["per_tenant_days"] = dict(sorted(tenant_days.items()))
     tables.sort(key=lambda t: (t["classification"] != "personal", t["table"]))
     return {
         "database": "the DATABASE_URL database (SQLite file under SUMMIT_VAR_DIR by default)",
@@ -232,6 +238,9 @@ def as_markdown(found: dict[str, Any]) -> str:
             continue
         held = "; ".join(f"`{c['column']}`: {c['holds']}" for c in t["personal_columns"])
         setting = f"`{t['setting']}` ({t['current_value']})" if t.get("setting") else "—"
+        if t.get("per_tenant_days"):
+            per = ", ".join(f"{slug} {days} d" for slug, days in t["per_tenant_days"].items())
+            setting += f"; in force: {per}"
         held = held or "**UNCLASSIFIED: review**"
         lines.append(f"| `{t['table']}` | {t['domain']} | {held} | {t['retention']} | {setting} |")
     none = ", ".join(f"`{t['table']}`" for t in found["tables"] if t["classification"] == "none")

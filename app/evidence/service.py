@@ -37,6 +37,7 @@ from app.evidence.advisories import OSV_URL
 from app.governance import jobs
 from app.policy.models import PolicyDecision, PolicyDecisionCount
 from app.settings import Settings
+from governance import retention
 from probes import service as probes
 from probes.journeys import JOURNEYS
 
@@ -343,7 +344,7 @@ def audit_verification(stage: Path, inputs: Inputs) -> Part:
 
 
 def dpia(stage: Path, inputs: Inputs) -> Part:
-    found = inventory.inventory(Base.metadata, inputs.settings)
+    found = inventory.inventory(Base.metadata, inputs.settings, tenant_days=_tenant_days(inputs))
     (stage / "dpia-inventory.json").write_text(_json(found))
     (stage / "dpia-inventory.md").write_text(inventory.as_markdown(found))
     files = ["dpia-inventory.json", "dpia-inventory.md"]
@@ -352,6 +353,17 @@ def dpia(stage: Path, inputs: Inputs) -> Part:
         unknown = ", ".join(found["unclassified"])
         return Part("dpia inventory", "failed", f"{detail}; not classified: {unknown}", files)
     return Part("dpia inventory", "ok", detail, files)
+
+
+def _tenant_days(inputs: Inputs) -> dict[str, int]:
+    """Each tenant's retention in force (its policy, else the default)."""
+    days = {}
+    for tenant_id, slug in jobs.tenants(inputs.db):
+        with inputs.db.session(tenant_id=tenant_id) as session:
+            days[slug] = retention.days_for(
+                session=session, default_days=inputs.settings.retention_default_days
+            )
+    return days
 
 
 def screenshots(stage: Path, inputs: Inputs) -> Part:

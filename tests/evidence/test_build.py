@@ -115,6 +115,8 @@ def test_the_pack_has_every_part_and_its_manifest_matches_the_files(
     dpia = json.loads((out / "dpia-inventory.json").read_text())
     assert dpia["unclassified"] == []
     assert dpia["personal_tables"] > 10
+    entities = next(t for t in dpia["tables"] if t["table"] == "entities")
+    assert entities["per_tenant_days"] == {"acme": 365, "globex": 365}
     assert (out / "ssdf.md").read_text() == (ROOT / "docs/evidence/ssdf.md").read_text()
     summary = (out / "SUMMARY.md").read_text()
     assert summary.startswith("# Summit evidence pack: PASSED")

@@ -33,8 +33,11 @@ def test_the_map_names_only_tables_and_columns_that_exist() -> None:
 
 
 def test_personal_data_says_where_how_long_and_under_which_setting(tmp_path: Path) -> None:
-    found = inventory.inventory(Base.metadata, settings(tmp_path))
+    days = {"acme": 90, "globex": 365}
+    found = inventory.inventory(Base.metadata, settings(tmp_path), tenant_days=days)
     by_name = {t["table"]: t for t in found["tables"]}
+    assert by_name["entities"]["per_tenant_days"] == days
+    assert "per_tenant_days" not in by_name["users"]
     decisions = by_name["policy_decisions"]
     assert decisions["classification"] == "personal"
     assert decisions["setting"] == "SUMMIT_DECISION_LOG_RETENTION_DAYS"
@@ -45,6 +48,7 @@ def test_personal_data_says_where_how_long_and_under_which_setting(tmp_path: Pat
     markdown = inventory.as_markdown(found)
     assert "| `users` | identity | `username`: login name" in markdown
     assert "`SUMMIT_DECISION_LOG_RETENTION_DAYS` (12)" in markdown
+    assert "`SUMMIT_RETENTION_DEFAULT_DAYS` (365); in force: acme 90 d, globex 365 d" in markdown
 
 
 def test_a_new_table_is_unclassified_until_someone_says_what_it_holds(tmp_path: Path) -> None:
