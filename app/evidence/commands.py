@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from app import console
 from app.core.db import Database, utcnow
+from app.demo.client import Client, StepFailed
 from app.demo.server import serving
 from app.evidence import screens
 from app.evidence.advisories import OSV_URL
 from app.evidence.service import EvidenceError, Inputs, Pack, PartUnavailable, Shots, build
 from app.governance import jobs
 from app.settings import Settings
+from probes.journeys import JOURNEYS
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: docs/evidence, .venv-tools
 
@@ -43,6 +47,8 @@ def evidence() -> None:
 @click.option("--password", envvar="SUMMIT_EVIDENCE_PASSWORD", show_envvar=True, default="",
               help="[default: the demo password]")  # fmt: skip
 @click.option("--no-screenshots", is_flag=True, help="Skip the browser (the pack says so).")
+@click.option("--run-probes", is_flag=True,
+              help="Run each probe once on the server first (fresh runs in the pack).")  # fmt: skip
 @click.option("--tools", envvar="SUMMIT_EVIDENCE_TOOLS", show_envvar=True,
               type=click.Path(file_okay=False, path_type=Path), default=ROOT / ".venv-tools/bin",
               help="Where cyclonedx-py and pip-audit are [default: .venv-tools/bin].")  # fmt: skip
@@ -50,7 +56,8 @@ def evidence() -> None:
               help="Exit 1 also when a part was skipped or not checked (releases).")  # fmt: skip
 def build_command(
     out: Path, advisories: Path | None, osv_url: str, offline: bool, url: str, tenant: str,
-    username: str, password: str, no_screenshots: bool, tools: Path, strict: bool,
+    username: str, password: str, no_screenshots: bool, run_probes: bool, tools: Path,
+    strict: bool,
 ) -> None:  # fmt: skip
     """Build the evidence pack into OUT, with manifest.json (every file's SHA-256
     and size) and SUMMARY.md. Exits 1 on a known CRITICAL vulnerability or a part
@@ -60,12 +67,14 @@ def build_command(
     inputs = Inputs(settings=settings, db=db, root=ROOT, tools=tools.resolve(),
                     advisories=advisories, offline=offline, osv_url=osv_url.rstrip("/"),
                     now=utcnow)  # fmt: skip
-    login = screens.Login(url=url.rstrip("/"), tenant=tenant, username=username,
+    login = screens.Login(url="", tenant=tenant, username=username,
                           password=password or settings.demo_password)  # fmt: skip
     try:
         jobs.tenants(db)  # no database or no schema: one clear line (console), not nine failures
         with ExitStack() as stack:
-            inputs.shots = _camera(stack, settings, login, no_screenshots)
+            server = _Server(stack, settings, url=url.rstrip("/"))
+            inputs.shots = _camera(server, login, no_screenshots)
+            inputs.run_probes = _prober(server, login) if run_probes else None
             click.echo(f"building the evidence pack in {out}")
             pack = build(out=out, inputs=inputs, echo=click.echo)
     except EvidenceError as exc:
@@ -75,27 +84,61 @@ def build_command(
     _verdict(pack, strict)
 
 
-def _camera(stack: ExitStack, settings: Settings, login: screens.Login,
-            skip: bool) -> Shots | str:  # fmt: skip
-    """What takes the screenshots: the --url server, or one of our own, started
-    only when the screenshots are due (the SBOM is being written meanwhile)."""
+@dataclass
+class _Server:
+    """The --url server, or a `summit serve` of our own on this database, started on
+    first use (the SBOM is being written meanwhile) and stopped with the build."""
+
+    stack: ExitStack
+    settings: Settings
+    url: str = ""
+    failed: str = ""
+
+    def base(self) -> str:
+        if self.url or self.failed:
+            if self.failed:
+                raise PartUnavailable(self.failed)
+            return self.url
+        log = (self.settings.var_dir / "evidence-serve.log").resolve()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        click.echo(f"  starting summit serve on the loopback (its log: {log})")
+        try:  # one worker is plenty for a few pages and probe runs, and starts sooner
+            self.url = self.stack.enter_context(serving(log=log, env={"SUMMIT_WORKERS": "1"}))
+        except RuntimeError as exc:
+            self.failed = f"the embedded server did not start: {exc}"
+            raise PartUnavailable(self.failed) from None
+        return self.url
+
+
+def _camera(server: _Server, login: screens.Login, skip: bool) -> Shots | str:
+    """Screenshots of the server's SLO view and ops page, as ``login`` sees them."""
     if skip:
         return "--no-screenshots"
 
     def shoot(folder: Path) -> list[Path]:
-        target = login
-        if not target.url:
-            log = (settings.var_dir / "evidence-serve.log").resolve()
-            log.parent.mkdir(parents=True, exist_ok=True)
-            click.echo(f"  starting summit serve for the screenshots on the loopback (log: {log})")
-            try:  # one worker is plenty for two pages, and starts sooner
-                own = stack.enter_context(serving(log=log, env={"SUMMIT_WORKERS": "1"}))
-            except RuntimeError as exc:
-                raise PartUnavailable(f"the embedded server did not start: {exc}") from None
-            target = screens.Login(own, login.tenant, login.username, login.password)
-        return screens.capture(login=target, out=folder, chromium_path=settings.chromium_path)
+        target = screens.Login(server.base(), login.tenant, login.username, login.password)
+        chromium = server.settings.chromium_path
+        return screens.capture(login=target, out=folder, chromium_path=chromium)
 
     return shoot
+
+
+def _prober(server: _Server, login: screens.Login) -> Callable[[], list[str]]:
+    """Run each probe once on the server, as ``login`` (an operator), and wait for
+    its run to be recorded: the pack then shows this build's own runs."""
+
+    def run() -> list[str]:
+        client = Client(url=server.base(), password=login.password)
+        who = client.as_(login.tenant or None, login.username)
+        try:
+            runs = [(name, client.run_probe(name, who)) for name in sorted(JOURNEYS)]
+        except StepFailed as exc:
+            raise RuntimeError(f"could not run the probes: {exc}") from None
+        finally:
+            client.logout()
+        return [f"{name} {r['status']} in {r['duration_ms']:.0f} ms" for name, r in runs]
+
+    return run
 
 
 def _verdict(pack: Pack, strict: bool) -> None:

@@ -155,13 +155,19 @@ def test_the_full_build_from_the_readme_setup(tmp_path: Path) -> None:
     subprocess.run([*summit, "demo", "--seed-only"], env=env, check=True, capture_output=True,
                    timeout=120)  # fmt: skip
     out = tmp_path / "pack"
-    argv = [*summit, "evidence", "build", "--out", str(out), "--offline"]
+    argv = [*summit, "evidence", "build", "--out", str(out), "--offline", "--run-probes"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "starting summit serve for the screenshots" in done.stdout  # no --url
+    assert "starting summit serve on the loopback" in done.stdout  # no --url: its own
     manifest = assert_manifest_matches(out)
     status = {p["name"]: p["status"] for p in manifest["parts"]}
-    assert (status["sbom"], status["screenshots"]) == ("ok", "ok"), done.stdout
+    assert set(status.values()) == {"ok", "not checked"}, done.stdout
+    assert status["vulnerabilities"] == "not checked"  # --offline, no snapshot
+    probes = json.loads((out / "probe-results.json").read_text())
+    assert {name: p["status"] for name, p in probes.items()} == {
+        "golden-path": "green", "governance": "green", "policy": "green"
+    }, done.stdout  # fmt: skip
+    assert "ran now: golden-path pass in" in done.stdout
     bom = json.loads((out / "sbom.cdx.json").read_text())
     assert bom["bomFormat"] == "CycloneDX"
     assert bom["specVersion"] == "1.6"
