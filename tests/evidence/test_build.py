@@ -20,7 +20,7 @@ from app.core.db import utcnow
 from app.evidence.service import sha256
 from probes.models import ProbeRun
 from tests.governance.helpers import create, hold
-from tests.support.live import CHROMIUM
+from tests.support.live import CHROMIUM, free_port
 from tests.support.services import require_service
 from tests.support.world import World, services
 
@@ -179,3 +179,17 @@ def test_the_full_build_from_the_readme_setup(tmp_path: Path) -> None:
         data = (out / shot).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n"), shot
         assert len(data) > 20_000, shot  # a page, not a blank
+
+
+def test_screenshots_from_a_url_that_answers_nothing_fail_the_build_saying_so(
+    world: World, tmp_path: Path
+) -> None:
+    require_service("Chromium", None if Path(CHROMIUM).exists() else f"no {CHROMIUM}")
+    result, out = build(world, tmp_path, "--offline", "--tools", str(tmp_path / "no-tools"),
+                        "--url", f"http://127.0.0.1:{free_port()}")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "screenshots failed: ScreenshotError: " in result.output
+    assert "ERR_CONNECTION_REFUSED" in result.output
+    manifest = assert_manifest_matches(out)
+    assert manifest["passed"] is False
+    assert not (out / "screenshots").exists() or not any((out / "screenshots").iterdir())
