@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.evidence.service import PartUnavailable
+from app.evidence.parts import PartUnavailable
 from probes.runner import CHROMIUM_ARGS
 
 if TYPE_CHECKING:

@@ -87,6 +87,7 @@ def test_the_pack_has_every_part_and_its_manifest_matches_the_files(
         assert f"[{number}/9] {name}: " in result.output  # a progress line per step
     manifest = assert_manifest_matches(out)
     assert manifest["passed"] is True
+    assert len(manifest["source_commit"]) == 40  # this checkout's HEAD
     status = {p["name"]: (p["status"], p["detail"]) for p in manifest["parts"]}
     assert status["screenshots"] == ("skipped", "--no-screenshots")
     assert status["sbom"][0] == "skipped"
