@@ -40,12 +40,12 @@ def evidence() -> None:
               help="Do not try the online vulnerability service (no --advisories: "
                    "the report says not checked).")  # fmt: skip
 @click.option("--url", default="",
-              help="A running Summit to take the screenshots from [default: start one "
-                   "on a free loopback port, on this database].")  # fmt: skip
+              help="A running Summit for the screenshots and --run-probes [default: start "
+                   "one on a free loopback port, on this database].")  # fmt: skip
 @click.option("--tenant", default="", help="Log in to that tenant [default: none, an operator].")
 @click.option("--username", default="ops", show_default=True, help="Who may see /ops.")
 @click.option("--password", envvar="SUMMIT_EVIDENCE_PASSWORD", show_envvar=True, default="",
-              help="[default: the demo password]")  # fmt: skip
+              help="Prefer the variable to the option [default: the demo password]")  # fmt: skip
 @click.option("--no-screenshots", is_flag=True, help="Skip the browser (the pack says so).")
 @click.option("--run-probes", is_flag=True,
               help="Run each probe once on the server first (fresh runs in the pack).")  # fmt: skip
