@@ -102,6 +102,7 @@ def _register() -> None:
     from app.alerting.commands import alerts
     from app.alerting.paging_commands import paging_group
     from app.demo.commands import demo, drill
+    from app.evidence.commands import evidence
     from app.governance.commands import audit_group
     from app.ingest.commands import ingest
     from app.ops.commands import jobs, preflight, probes
@@ -114,6 +115,7 @@ def _register() -> None:
         dashboards,
         demo,
         drill,
+        evidence,
         ingest,
         jobs,
         paging_group,
