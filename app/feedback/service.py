@@ -102,7 +102,7 @@ def votes_of(*, session: Session, voter: str, query: str, entity_ids: list[str])
             Vote.voter == voter, Vote.query == key, Vote.entity_id.in_(entity_ids)
         )
     )
-    return dict(rows.tuples().all())
+    return {entity_id: value for entity_id, value in rows}  # noqa: C416 - Rows, not pairs
 
 
 @dataclass
