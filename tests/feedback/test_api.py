@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from app.core.tenancy import ALL_TENANTS
 from app.feedback import service as feedback
@@ -50,16 +52,23 @@ def votes_counted(world: World, value: str) -> float:
     return registry.get_sample_value("summit_feedback_votes_total", {"vote": value}) or 0.0
 
 
+def acme(world: World) -> int:
+    with services(world.app).db.session(tenant_id=ALL_TENANTS) as session:
+        tenant_id: int = session.scalars(select(Tenant.id).where(Tenant.slug == "acme")).one()
+    return tenant_id
+
+
+def cast(session: Session, *, voter: str, entity_id: str, value: str, now: datetime) -> Any:
+    return feedback.cast_vote(
+        session=session, entity_id=entity_id, query="rocket", vote=value, dataset=None,
+        voter=voter, dataset_scope=None, now=now,
+    )  # fmt: skip
+
+
 def cast_at(world: World, when: datetime, *, voter: str, entity_id: str, value: str) -> None:
     """A vote cast on another day: the service takes its clock, as every rule does."""
-    db = services(world.app).db
-    with db.session(tenant_id=ALL_TENANTS) as session:
-        tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == "acme")).one()
-    with db.session(tenant_id=tenant_id, write=True) as session:
-        feedback.cast_vote(
-            session=session, entity_id=entity_id, query="rocket", vote=value, dataset=None,
-            voter=voter, dataset_scope=None, now=when,
-        )  # fmt: skip
+    with services(world.app).db.session(tenant_id=acme(world), write=True) as session:
+        cast(session, voter=voter, entity_id=entity_id, value=value, now=when)
         session.commit()
 
 
@@ -286,3 +295,31 @@ def test_purging_an_entity_takes_its_votes(world: World) -> None:
         session.execute(delete(Entity).where(Entity.id == rocket))  # what a purge does
         session.commit()
         assert session.scalars(select(Vote)).all() == []
+
+
+def test_two_first_votes_at_once_end_as_one_row_and_the_later_wins(world: World) -> None:
+    """The same user's first vote, twice at once (a double click on two workers):
+    the second waits on the first's row (PostgreSQL: the unique index, then the
+    update path; SQLite: the write lock), and neither fails."""
+    rocket = hit_id(world, "rocket", "Acme Rocket Works")
+    db, tenant_id, now = services(world.app).db, acme(world), datetime.now(UTC)
+    first = db.session(tenant_id=tenant_id, write=True)
+    cast(first, voter="bob", entity_id=rocket, value="up", now=now)  # flushed, not committed
+    outcome: dict[str, Any] = {}
+
+    def second() -> None:
+        with db.session(tenant_id=tenant_id, write=True) as session:
+            outcome["previous"] = cast(
+                session, voter="bob", entity_id=rocket, value="down", now=now
+            ).previous
+            session.commit()
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    racer.join(timeout=1)
+    assert racer.is_alive(), "the second vote did not wait for the first"
+    first.commit()
+    first.close()
+    racer.join(timeout=30)
+    assert outcome == {"previous": "up"}
+    assert summary(world)["totals"] == {"up": 0, "down": 1, "total": 1, "ratio": 0.0}
