@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -25,6 +25,7 @@ from app.web.guard import requires
 bp = APIBlueprint("feedback_pages", __name__, tag=WEB_UI)
 FILTERS = ("dataset", "since", "until")
 CHART_WIDTH, CHART_HEIGHT = 600, 120  # the SVG's user units; CSS scales it to the page
+MAX_CHART_DAYS = 366  # beyond a year the chart shows only the days with votes
 
 
 @bp.post("/feedback/vote")
@@ -53,8 +54,8 @@ def vote_form() -> Response:
         dataset_scope=graph.dataset_scope(caller.role), now=utcnow(),
     )  # fmt: skip
     services().metrics.feedback_votes.labels(cast.vote.vote).inc()
-    thumb = "👍" if cast.vote.vote == "up" else "👎"
-    flash(f"Thanks: {thumb} recorded for this result of “{body['query']}”.", "info")
+    flash(f"Thanks: your thumbs {cast.vote.vote} is recorded for this result of "
+          f"“{body['query']}”.", "info")  # fmt: skip
     back = url_for("graph_pages.search_page", q=body["query"])
     return redirect(f"{back}#result-{cast.vote.entity_id}")
 
@@ -86,9 +87,15 @@ class Bar:
 
 
 def chart_bars(days: list[feedback.DayTally]) -> list[Bar]:
-    """One stacked bar a day (ups on top of downs), scaled to the busiest day."""
+    """One stacked bar a day (ups on top of downs), scaled to the busiest day;
+    days without votes between the first and the last stay as gaps."""
     if not days:
         return []
+    by_day = {day.day: day for day in days}
+    span = (days[-1].day - days[0].day).days + 1
+    if span <= MAX_CHART_DAYS:
+        days = [by_day.get(days[0].day + timedelta(n)) or feedback.DayTally(
+            day=days[0].day + timedelta(n)) for n in range(span)]  # fmt: skip
     slot = CHART_WIDTH / len(days)
     peak = max(day.total for day in days) or 1
     bars = []

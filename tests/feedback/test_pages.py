@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 
 from flask.testing import FlaskClient
 
+from app.feedback.pages import CHART_HEIGHT, chart_bars
+from app.feedback.service import DayTally
 from tests.feedback.helpers import hit_id, vote
 from tests.support.web import web_login
 from tests.support.world import World
@@ -103,7 +106,7 @@ def test_the_feedback_page_shows_datasets_days_chart_and_export(world: World) ->
     response = alice.get("/feedback")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "<strong>2</strong> votes: 1 👍, 1 👎 · 50 % positive" in page
+    assert "<strong>2</strong> votes: 1 up, 1 down · 50 % positive" in page
     table = re.search(r'<table aria-label="Feedback by dataset">(.*?)</table>', page, re.S)
     assert table
     cells = re.findall(r"<td>([^<]*)", table.group(1))
@@ -155,3 +158,14 @@ def test_the_operator_and_other_tenants_see_no_feedback(world: World) -> None:
 def test_the_navigation_offers_feedback_to_tenant_users_only(world: World) -> None:
     assert ">Feedback</a>" in logged_in(world, "bob").get("/search").get_data(as_text=True)
     assert ">Feedback</a>" not in logged_in(world, "ops").get("/ops").get_data(as_text=True)
+
+
+def test_the_chart_keeps_days_without_votes_as_gaps_and_scales_to_the_busiest() -> None:
+    first, third = date(2026, 11, 1), date(2026, 11, 3)
+    bars = chart_bars([DayTally(up=1, down=1, day=first), DayTally(up=4, down=0, day=third)])
+    assert [bar.day for bar in bars] == [first, date(2026, 11, 2), third]
+    assert bars[1].up_height == bars[1].down_height == 0
+    assert bars[2].up_height == CHART_HEIGHT  # the busiest day is full height
+    assert bars[0].up_height == bars[0].down_height == CHART_HEIGHT / 4
+    assert bars[0].up_y == CHART_HEIGHT / 2  # ups stacked on the downs
+    assert chart_bars([]) == []
