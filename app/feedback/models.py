@@ -38,8 +38,8 @@ class Vote(TenantOwned, Base):
             "entity_id",
             unique=True,
         ),
-        Index("ix_feedback_votes_tenant_day", "tenant_id", "voted_on", "dataset"),
-        Index("ix_feedback_votes_tenant_dataset_day", "tenant_id", "dataset", "voted_on"),
+        Index("ix_feedback_votes_tenant_day", "tenant_id", "voted_on", "dataset", "vote"),
+        Index("ix_feedback_votes_tenant_dataset_day", "tenant_id", "dataset", "voted_on", "vote"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

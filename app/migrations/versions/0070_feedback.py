@@ -54,12 +54,14 @@ def upgrade() -> None:
         unique=True,
     )
     op.create_index(
-        "ix_feedback_votes_tenant_day", "feedback_votes", ["tenant_id", "voted_on", "dataset"]
+        "ix_feedback_votes_tenant_day",
+        "feedback_votes",
+        ["tenant_id", "voted_on", "dataset", "vote"],
     )
     op.create_index(
         "ix_feedback_votes_tenant_dataset_day",
         "feedback_votes",
-        ["tenant_id", "dataset", "voted_on"],
+        ["tenant_id", "dataset", "voted_on", "vote"],
     )
     # The foreign key's cascade (an entity purged) looks votes up by entity.
     op.create_index("ix_feedback_votes_entity_id", "feedback_votes", ["entity_id"])
