@@ -21,6 +21,8 @@ from app.core.db import Database, utcnow
 from app.core.gcra import open_store
 from app.core.metrics import Metrics, QuotaUse
 from app.core.tenancy import ALL_TENANTS
+from app.feedback import pages as feedback_pages
+from app.feedback import views as feedback_views
 from app.governance import pages as governance_pages
 from app.governance import views as governance_views
 from app.graph import pages as graph_pages
@@ -75,6 +77,8 @@ BLUEPRINTS = (
     ingest_views.bp,
     ingest_pages.bp,
     report_views.bp,
+    feedback_views.bp,
+    feedback_pages.bp,
 )
 
 

@@ -7,6 +7,7 @@ tables in its own ``models`` module.
 from alerts import models as alert_models  # noqa: F401
 from app.alerting import models as alerting_models  # noqa: F401
 from app.core import leases  # noqa: F401
+from app.feedback import models as feedback_models  # noqa: F401
 from app.graph import models as graph_models  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
 from app.ingest import models as ingest_models  # noqa: F401

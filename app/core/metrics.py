@@ -111,6 +111,10 @@ GOVERNANCE_HOLDS_ACTIVE = Name("summit_governance_holds_active")
 GOVERNANCE_EXPORTS_SERVED = Name("summit_governance_exports_served")
 AUDIT_VERIFY_OK = Name("summit_audit_verify_ok")
 AUDIT_VERIFY_CHECKED = Name("summit_audit_verify_checked_entries")
+# feedback (issue 16): votes cast on search results, by vote (up, down); a
+# replaced vote counts again, as the vote it now is
+FEEDBACK_VOTES = Name("summit_feedback_votes")
+FEEDBACK_VOTE_VALUES = ("up", "down")
 
 # paging (issue 12): read from the incidents table and the outbox at scrape time
 # (app/alerting/paging_metrics.py), so every worker reports the same figures.
@@ -225,6 +229,14 @@ class Metrics:
         self._quota_metrics(registry)
         self._governance_metrics(registry)
         self._ingest_metrics(registry)
+        self.feedback_votes = Counter(
+            str(FEEDBACK_VOTES),
+            "Thumbs up or down cast on search results (a changed vote counts again)",
+            ("vote",),
+            registry=registry,
+        )
+        for vote in FEEDBACK_VOTE_VALUES:  # zero series, so a ratio exists before the first vote
+            self.feedback_votes.labels(vote)
 
     def add_scraped(self, collector: Collector) -> None:
         """A collector whose values are read when /metrics is scraped (probe state

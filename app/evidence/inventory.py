@@ -150,6 +150,15 @@ PERSONAL: dict[str, tuple[str, dict[str, str], Keep]] = {
             "SUMMIT_PROBE_RUN_RETENTION_DAYS",
         ),
     ),
+    "feedback_votes": (
+        "feedback",
+        {
+            "voter": "username of who voted",
+            "query": "what they searched for",
+            "entity_id": "which result they rated",
+        },
+        Keep("kept until the rated entity is purged (its votes go with it)"),
+    ),
     "report_brandings": (
         "reports",
         {

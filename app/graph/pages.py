@@ -7,14 +7,18 @@ from flask import render_template, request
 
 from app.core import faults
 from app.core.errors import NotFound
+from app.feedback import service as feedback
 from app.graph import service as graph
 from app.graph.search import search_entities
 from app.web.context import principal, read_session, services
 from app.web.docs import PAGE, WEB_UI, html
 from app.web.errors import api_error
 from app.web.guard import requires
+from app.web.nav import may_open
 
 bp = APIBlueprint("graph_pages", __name__, tag=WEB_UI)
+# The thumbs on each result post here; shown to the roles the policy lets vote.
+VOTE_ENDPOINT = "feedback_pages.vote_form"
 
 
 @bp.get("/search")
@@ -31,7 +35,17 @@ def search_page() -> str:
         if query
         else []
     )
-    return render_template("search.html", query=query, hits=hits, caller=principal())
+    caller = principal()
+    may_vote = bool(hits) and may_open(caller, VOTE_ENDPOINT)
+    votes = (
+        feedback.votes_of(session=read_session(), voter=caller.username, query=query,
+                          entity_ids=[hit.id for hit in hits])
+        if may_vote
+        else {}
+    )  # fmt: skip
+    return render_template(
+        "search.html", query=query, hits=hits, caller=caller, may_vote=may_vote, votes=votes
+    )
 
 
 @bp.get("/entities/<entity_id>")

@@ -53,12 +53,12 @@ def test_personal_data_says_where_how_long_and_under_which_setting(tmp_path: Pat
 
 def test_a_new_table_is_unclassified_until_someone_says_what_it_holds(tmp_path: Path) -> None:
     metadata = MetaData()
-    Table("feedback_votes", metadata, Column("id", Integer, primary_key=True),
+    Table("sticky_notes", metadata, Column("id", Integer, primary_key=True),
           Column("query", String))  # fmt: skip
     Table("notes", metadata, Column("id", Integer, primary_key=True),
           Column("author", String, info={"personal": "username of the author"}))  # fmt: skip
     found = inventory.inventory(metadata, settings(tmp_path))
-    assert found["unclassified"] == ["feedback_votes"]
+    assert found["unclassified"] == ["sticky_notes"]
     notes = next(t for t in found["tables"] if t["table"] == "notes")
     assert notes["personal_columns"] == [{"column": "author", "holds": "username of the author"}]
     assert "**UNCLASSIFIED: review**" in inventory.as_markdown(found)

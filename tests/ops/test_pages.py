@@ -101,7 +101,7 @@ def test_the_navigation_offers_only_what_the_role_may_open(world: World) -> None
     ops = nav_labels(logged_in(world, "ops").get("/ops").get_data(as_text=True))
     assert ops == ["Ops", "SLOs", "Quotas", "Status", "API"]
     alice = nav_labels(logged_in(world, "alice").get("/search").get_data(as_text=True))
-    assert alice == ["Search", "Governance", "Status", "API"]
+    assert alice == ["Search", "Feedback", "Governance", "Status", "API"]
     anonymous = nav_labels(world.app.test_client().get("/status").get_data(as_text=True))
     assert anonymous == ["Status", "API"]
 

@@ -1,0 +1,1 @@
+"""Feedback analytics: thumbs up or down on search results, aggregated by dataset and day."""
