@@ -101,6 +101,7 @@ def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
     from app.alerting.commands import alerts
     from app.alerting.paging_commands import paging_group
+    from app.backup.commands import backup, restore
     from app.demo.commands import demo, drill
     from app.governance.commands import audit_group
     from app.ingest.commands import ingest
@@ -110,6 +111,7 @@ def _register() -> None:
     for command in (
         alerts,
         audit_group,
+        backup,
         dashboards,
         demo,
         drill,
@@ -118,6 +120,7 @@ def _register() -> None:
         paging_group,
         preflight,
         probes,
+        restore,
     ):
         main.add_command(command)
 
