@@ -243,9 +243,9 @@ def restore(*, url: str, path: Path, force: bool, step: Step = _quiet) -> Restor
     before touching it; then check every table's row count against the backup's."""
     kind = kind_of(url)
     engine = sqlite if kind == "sqlite" else postgres
+    _check_fits(read_manifest(path), kind)
     step("checking the backup's checksum")
     with verified_payload(path, work=engine.work_dir(url)) as (manifest, payload):
-        _check_fits(manifest, kind)
         step("looking for data in the target database")
         if (live := engine.live_tables(url)) and not force:
             shown = ", ".join(f"{name}: {rows}" for name, rows in list(live.items())[:3])
