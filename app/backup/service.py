@@ -31,7 +31,6 @@ from typing import Any, Literal
 
 from app.backup import postgres, sqlite
 from app.backup.errors import Corrupt, Refused
-from app.core.migrate import applied, heads, unknown_revisions
 
 FORMAT = "summit-backup/1"
 MANIFEST = "summit-backup.json"
@@ -260,11 +259,15 @@ def restore(*, url: str, path: Path, force: bool, step: Step = _quiet) -> Restor
     if counts != manifest.tables:
         differ = sorted(set(counts.items()) ^ set(manifest.tables.items()))
         raise Corrupt(f"restored, but the row counts differ from the backup's: {differ[:6]}")
+    from app.core.migrate import applied, heads  # Alembic: only for restores
+
     older = not heads() <= applied(tuple(sorted(manifest.revisions)))
     return Restored(manifest, counts, migrate=older)
 
 
 def _check_fits(manifest: Manifest, kind: Kind) -> None:
+    from app.core.migrate import unknown_revisions  # Alembic: only for restores
+
     if manifest.kind != kind:
         raise Refused(
             f"the backup is of a {manifest.kind} database and DATABASE_URL is {kind}: "
