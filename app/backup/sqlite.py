@@ -55,9 +55,16 @@ def dump(*, url: str, to: Path) -> Snapshot:
     source = path_of(url)
     if not source.is_file():
         raise Refused(f"no SQLite database at {source}: nothing to back up (check DATABASE_URL)")
-    with closing(_connect(source)) as live, closing(sqlite3.connect(to)) as copy:
-        live.backup(copy)  # all pages in one step: one snapshot, however busy the server
-        return Snapshot(revisions=_revisions(copy), tables=_counts(copy))
+    try:
+        with closing(_connect(source)) as live, closing(sqlite3.connect(to)) as copy:
+            live.backup(copy)  # all pages in one step: one snapshot, however busy the server
+            tables = _counts(copy)
+            revisions = _revisions(copy)
+    except sqlite3.DatabaseError as exc:
+        raise Corrupt(f"cannot back up {source}: {exc} (is it a Summit database?)") from None
+    if not tables:
+        raise Refused(f"{source} holds no tables: nothing to back up (check DATABASE_URL)")
+    return Snapshot(revisions=revisions, tables=tables)
 
 
 def _tables(connection: sqlite3.Connection) -> list[str]:
