@@ -59,7 +59,9 @@ def restore(file: Path, force: bool) -> None:
     the database kind and the schema version first, replaces the database in one
     transaction, then checks every table's row count against the backup's.
     Refuses a database that holds data unless --force. Exits 1 on a corrupt file."""
-    url = console.settings().resolved_database_url
+    settings = console.settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)  # a new host: as `summit init` does
+    url = settings.resolved_database_url
     started = time.perf_counter()
     with console.status("restoring") as progress:
         done = service.restore(url=url, path=file, force=force, step=progress.update)

@@ -10,10 +10,15 @@ import re
 import tarfile
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 from app.backup.service import MANIFEST, read_manifest
+from app.cli import main
 from app.core.db import Database
 from tests.backup.helpers import (
     destroy,
+    env,
     first_entity_name,
     place_holds,
     rename_first_entity,
@@ -187,3 +192,21 @@ def test_restoring_an_older_backup_shows_as_a_rollback_against_exported_checkpoi
     assert held.exit_code == 1, held.output
     assert "acme: BROKEN" in held.output
     assert "rolled back" in held.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_new_host_restores_into_its_default_sqlite_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    seed_with_audit(database_url, tmp_path)
+    out = tmp_path / "summit.backup"
+    assert summit(database_url, tmp_path, "backup", "--out", str(out)).exit_code == 0
+    fresh = tmp_path / "new-host" / "var"  # not there yet
+    new_host = {**env(database_url, tmp_path), "SUMMIT_VAR_DIR": str(fresh)}
+    del new_host["DATABASE_URL"]
+
+    restored = CliRunner().invoke(main, ["restore", str(out)], env=new_host)
+    assert restored.exit_code == 0, restored.output
+    assert row_counts(f"sqlite:///{fresh / 'summit.db'}") == read_manifest(out).tables
+    verified = CliRunner().invoke(main, ["audit", "verify"], env=new_host)
+    assert verified.exit_code == 0, verified.output
