@@ -243,16 +243,16 @@ def restore(*, url: str, path: Path, force: bool, step: Step = _quiet) -> Restor
     kind = kind_of(url)
     engine = sqlite if kind == "sqlite" else postgres
     _check_fits(read_manifest(path), kind)
+    step("looking for data in the target database")
+    if (live := engine.live_tables(url)) and not force:
+        shown = ", ".join(f"{name}: {rows}" for name, rows in list(live.items())[:3])
+        raise Refused(
+            f"the target database holds data ({len(live)} tables with rows, e.g. {shown}): "
+            "a restore replaces all of it; stop Summit and rerun with --force to do so"
+        )
     step("checking the backup's checksum")
     with verified_payload(path, work=engine.work_dir(url)) as (manifest, payload):
-        step("looking for data in the target database")
-        if (live := engine.live_tables(url)) and not force:
-            shown = ", ".join(f"{name}: {rows}" for name, rows in list(live.items())[:3])
-            raise Refused(
-                f"the target database holds data ({len(live)} tables with rows, e.g. {shown}): "
-                "a restore replaces all of it; stop Summit and rerun with --force to do so"
-            )
-        step(f"restoring {manifest.rows} rows into the {kind} database")
+        step(f"restoring {manifest.rows:,} rows into the {kind} database")
         engine.restore(url=url, payload=payload, manifest=manifest)
     step("counting the restored rows")
     counts = engine.counts(url, manifest.schema)
