@@ -101,6 +101,7 @@ def _register() -> None:
     """Each domain's commands live beside it (``app/<domain>/commands.py``)."""
     from app.alerting.commands import alerts
     from app.alerting.paging_commands import paging_group
+    from app.backup.commands import backup, restore
     from app.demo.commands import demo, drill
     from app.evidence.commands import evidence
     from app.governance.commands import audit_group
@@ -112,6 +113,7 @@ def _register() -> None:
     for command in (
         alerts,
         audit_group,
+        backup,
         dashboards,
         demo,
         drill,
@@ -122,6 +124,7 @@ def _register() -> None:
         preflight,
         probes,
         quotas_group,
+        restore,
     ):
         main.add_command(command)
 

@@ -111,7 +111,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
         )
 
     registry = flask_config.get("METRICS_REGISTRY") or CollectorRegistry()
-    services = _services(settings, Database(settings.resolved_database_url), Metrics(registry))
+    db = Database(settings.resolved_database_url, replica_url=settings.resolved_replica_url)
+    services = _services(settings, db, Metrics(registry))
     app.extensions["summit"] = services
     atexit.register(services.decisions.close)
     atexit.register(services.rejections.close)

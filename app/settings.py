@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     )
     var_dir: Path = Field(Path("var"), validation_alias="SUMMIT_VAR_DIR")
     database_url: str = Field("", validation_alias="DATABASE_URL")
+    # A PostgreSQL streaming replica for read-only queries (docs/replica.md).
+    database_replica_url: str = Field("", validation_alias="DATABASE_REPLICA_URL")
     secret_key: str = Field("", validation_alias="SUMMIT_SECRET_KEY")
     demo_password: str = Field(DEMO_DEFAULT_PASSWORD, validation_alias="SUMMIT_DEMO_PASSWORD")
     host: str = Field("127.0.0.1", validation_alias="SUMMIT_HOST")
@@ -356,6 +358,23 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
 
+    @field_validator("database_replica_url")
+    @classmethod
+    def _known_replica(cls, value: str) -> str:
+        if value and not value.startswith(
+            ("postgresql://", "postgres://", "postgresql+psycopg://")
+        ):
+            raise ValueError("must be a postgresql:// URL (a replica of DATABASE_URL)")
+        return value
+
+    @model_validator(mode="after")
+    def _replica_of_postgresql(self) -> Settings:
+        if self.database_replica_url and not self.database_url.startswith("postgres"):
+            raise ValueError(
+                "DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL (SQLite has no replicas)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
         weak = self.password_hash_profile == "cheapest"  # noqa: S105 - a profile name
@@ -381,6 +400,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.var_dir / 'summit.db').resolve()}"
+
+    @property
+    def resolved_replica_url(self) -> str | None:
+        return (
+            normalise_database_url(self.database_replica_url) if self.database_replica_url else None
+        )
 
     @property
     def demo_mode(self) -> bool:
@@ -435,7 +460,7 @@ SECRET_SETTINGS = frozenset(
     }
 )
 # URLs: shown with their password masked.
-URL_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})
+URL_SETTINGS = frozenset({"DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL"})
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:

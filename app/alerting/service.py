@@ -252,7 +252,7 @@ def statuses(*, settings: Settings, db: Database, now: datetime) -> list[slo_sta
     """Every SLO's status: from Prometheus when PROMETHEUS_URL is set, else local."""
     period = rules.DEFAULT_PERIOD
     if not settings.prometheus_url:
-        with db.session(tenant_id=ALL_TENANTS) as session:
+        with db.read_session(tenant_id=ALL_TENANTS) as session:  # a replica's, if any
             counts = LocalCounts(session)
             return [
                 slo_status.local_status(one, counts, now=now, period=period)

@@ -100,16 +100,22 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 class Database:
-    """An engine and a session factory whose sessions are tenant-scoped."""
+    """An engine and a session factory whose sessions are tenant-scoped.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    With ``replica_url`` (a PostgreSQL streaming replica), :meth:`read_session`
+    reads from the replica; every other session, and :meth:`read_only`
+    (token lookups, which must see a login's token at once), stay on the primary."""
+
+    def __init__(self, url: str, *, replica_url: str | None = None, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        self.replica = make_engine(replica_url, **engine_kwargs) if replica_url else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         tenancy.install(self._sessions)
         # Reads that need no transaction: every statement commits on its own, so
         # there is no BEGIN and no ROLLBACK to send (two round trips on PostgreSQL).
-        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        reads = self.replica if self.replica is not None else self.engine
+        autocommit = reads.execution_options(isolation_level="AUTOCOMMIT")
         self._reads = sessionmaker(autocommit, expire_on_commit=False)
         tenancy.install(self._reads)
 
@@ -132,7 +138,8 @@ class Database:
 
     def read_session(self, *, tenant_id: int | tenancy.AllTenants | None) -> Session:
         """A tenant-scoped session for reads only, in autocommit mode: each
-        statement sees the latest committed data; nothing here may write."""
+        statement sees the latest committed data (of the replica, when there is
+        one: it may lag the primary); nothing here may write."""
         session = self._reads()
         session.info[tenancy.INFO_KEY] = tenant_id
         return session
@@ -162,3 +169,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()

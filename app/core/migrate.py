@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -56,3 +57,16 @@ def applied(current: tuple[str, ...]) -> frozenset[str]:
         return frozenset(rev.revision for rev in script.iterate_revisions(current, "base"))
     except Exception:  # a revision we do not know: a newer Summit migrated this database
         return frozenset(current)
+
+
+def unknown_revisions(revisions: Iterable[str]) -> set[str]:
+    """Revisions this Summit's migrations do not know: a newer Summit wrote them."""
+    script = ScriptDirectory.from_config(_config())
+    missing = set()
+    for revision in revisions:
+        try:
+            if script.get_revision(revision) is None:
+                missing.add(revision)
+        except Exception:  # Alembic's ResolutionError and friends: not ours
+            missing.add(revision)
+    return missing

@@ -34,8 +34,9 @@ def healthz() -> dict[str, Any]:
 @bp.get("/readyz")
 @public
 def readyz() -> Any:
-    """Ready for traffic: the database answers and its schema is current; the
-    scheduler leads, stands by, or is disabled (SUMMIT_SCHEDULER)."""
+    """Ready for traffic: the database answers and its schema is current, and so
+    does the read replica if one is set; the scheduler leads, stands by, or is
+    disabled (SUMMIT_SCHEDULER)."""
     checks: dict[str, str] = {}
     db = services().db
     try:
@@ -45,10 +46,18 @@ def readyz() -> Any:
         checks["database"] = "ok" if not missing else f"migrations pending: {sorted(missing)}"
     except Exception as exc:  # any driver error means "not ready", never a 500
         checks["database"] = f"unreachable: {type(exc).__name__}"
+    if db.replica is not None:  # search and entity reads go there (DATABASE_REPLICA_URL)
+        try:
+            with db.replica.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["replica"] = "ok"
+        except Exception as exc:  # as above: not ready, never a 500
+            checks["replica"] = f"unreachable: {type(exc).__name__}"
     # The scheduler is ready leading or standing by (another process leads);
     # an elector thread that died means this process will never take over.
     checks["scheduler"] = scheduler_state()
-    ready = checks["database"] == "ok" and checks["scheduler"] in SCHEDULER_READY
+    ready = checks["database"] == "ok" and checks.get("replica", "ok") == "ok"
+    ready = ready and checks["scheduler"] in SCHEDULER_READY
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 
 

@@ -1,0 +1,1 @@
+"""Backup and restore of Summit's database (``summit backup`` / ``summit restore``)."""
