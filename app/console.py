@@ -97,6 +97,17 @@ def settings() -> Settings:
     return load_settings()  # a SettingsError becomes one line (below)
 
 
+@contextmanager
+def database() -> Iterator[tuple[Settings, Database]]:
+    """The settings and the configured database, disposed of on the way out."""
+    current = settings()
+    db = Database(current.resolved_database_url)
+    try:
+        yield current, db
+    finally:
+        db.dispose()
+
+
 @explains(SettingsError)
 def _bad_setting(exc: SettingsError) -> click.ClickException:
     problems = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -4,7 +4,6 @@ the app, and the seeded world. Helpers live in tests/support."""
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.core.db import Database
 from app.core.migrate import upgrade
-from tests.support.services import PG_URL, postgres_reachable, require_service
+from tests.support.services import migrated_schema, postgres_reachable, require_service
 from tests.support.world import World, app_config, seed_world, services
 
 
@@ -33,18 +32,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[str]:
     require_service("PostgreSQL", postgres_reachable())
-    schema = f"summit_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    yield from migrated_schema()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -3,26 +3,24 @@ A thin adapter over app.feedback.service."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
 from apiflask import APIBlueprint
 from flask import Response
+from sqlalchemy.orm import Session
 
-from app.core import csvcells
 from app.core.db import utcnow
 from app.feedback import service as feedback
 from app.feedback.schemas import RangeQuery, SummaryOut, VoteIn, VoteOut
 from app.graph import service as graph
 from app.web.context import db_session, principal, read_session, services
+from app.web.csvstream import streamed_csv
 from app.web.guard import requires
 
 bp = APIBlueprint("feedback", __name__, url_prefix="/api/v1/feedback", tag="Feedback")
 CSV: dict[int | str, Any] = {200: {"description": "CSV", "content": {"text/csv": {}}}}
 STORED = tuple(name for name in VoteOut().fields if name != "previous")
-CHUNK = 65536  # bytes of CSV buffered before each write to the client
 
 
 @bp.post("")
@@ -70,34 +68,18 @@ def export(query: dict[str, Any]) -> Response:
 
 def csv_response(*, tenant_id: int | None, query: dict[str, Any]) -> Response:
     """The export, streamed; also what the /feedback page's link downloads."""
-    db = services().db
 
-    def lines() -> Iterator[str]:
-        # Its own session, closed when the stream ends or the client goes away
-        # (WSGI closes the iterator): the request's session is gone by then.
-        session = db.session(tenant_id=tenant_id)  # a transaction: yield_per streams by cursor
-        try:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(feedback.EXPORT_COLUMNS)
-            for row in feedback.export_rows(
-                session=session, dataset=query.get("dataset"),
-                since=query.get("since"), until=query.get("until"),
-            ):  # fmt: skip
-                writer.writerow(csvcells.row(_text(value) for value in row))
-                if buffer.tell() > CHUNK:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-        finally:
-            session.close()
+    def rows(session: Session) -> Iterator[list[Any]]:
+        for row in feedback.export_rows(
+            session=session, dataset=query.get("dataset"),
+            since=query.get("since"), until=query.get("until"),
+        ):  # fmt: skip
+            yield [_text(value) for value in row]
 
-    return Response(
-        lines(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=feedback.csv"},
-    )
+    return streamed_csv(
+        services().db, tenant_id=tenant_id, header=feedback.EXPORT_COLUMNS, rows=rows,
+        filename="feedback.csv",
+    )  # fmt: skip
 
 
 def _text(value: Any) -> Any:

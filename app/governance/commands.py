@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -13,19 +11,8 @@ import click
 from app import console
 from app.core.db import Database, utcnow
 from app.governance import jobs
-from app.settings import Settings
 from governance import audit
 from governance.audit import Checkpoint
-
-
-@contextmanager
-def _database() -> Iterator[tuple[Settings, Database]]:
-    settings = console.settings()
-    db = Database(settings.resolved_database_url)
-    try:
-        yield settings, db
-    finally:
-        db.dispose()
 
 
 def _chosen(db: Database, tenant: str | None) -> list[tuple[int, str]]:
@@ -64,7 +51,7 @@ def verify(tenant: str | None, checkpoints: Path | None) -> None:
     """Recompute every chain; exit 1 naming the first bad seq of a broken one."""
     extra = _read_checkpoints(checkpoints)
     broken = 0
-    with _database() as (settings, db):
+    with console.database() as (settings, db):
         for tenant_id, slug in _chosen(db, tenant):
             result = jobs.verify_tenant(
                 db=db, settings=settings, metrics=None, tenant_id=tenant_id, tenant=slug,
@@ -82,7 +69,7 @@ def verify(tenant: str | None, checkpoints: Path | None) -> None:
 @audit_group.command("checkpoint")
 def checkpoint() -> None:
     """Sign every tenant's chain head now (the audit-checkpoint job does it on schedule)."""
-    with _database() as (settings, db):
+    with console.database() as (settings, db):
         made = jobs.checkpoint_all(db=db, settings=settings, metrics=None, now=utcnow)
     click.echo(f"checkpoints signed: {made}")
 
@@ -94,7 +81,7 @@ def export_checkpoints(out: Path, tenant: str | None) -> None:
     """Write the signed checkpoints as JSON lines, to keep where the database cannot
     reach (a rolled-back database cannot match them); check with the public key."""
     rows = []
-    with _database() as (_settings, db), db.session(tenant_id=None) as session:
+    with console.database() as (_settings, db), db.session(tenant_id=None) as session:
         for tenant_id, slug in _chosen(db, tenant):
             for mark in audit.checkpoints(session=session, tenant_id=tenant_id):
                 rows.append(json.dumps(mark.as_json() | {"tenant": slug}, sort_keys=True))

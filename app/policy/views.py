@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from apiflask import APIBlueprint
 from flask import Response
+from sqlalchemy.orm import Session
 
-from app.core import csvcells
 from app.core.db import utcnow
 from app.policy import authz, service
 from app.policy.schemas import (
@@ -24,6 +22,7 @@ from app.policy.schemas import (
     DecisionQuery,
 )
 from app.web.context import db_session, principal, services
+from app.web.csvstream import streamed_csv
 from app.web.cursors import decode_cursor, encode_cursor
 from app.web.guard import requires
 from app.web.shapes import json_response
@@ -88,33 +87,16 @@ def decision_counts(query: dict[str, Any]) -> Any:
 @bp.doc(responses=CSV)
 def export_decisions(query: dict[str, Any]) -> Response:
     """Every matching decision of your tenant as CSV (streamed, newest first)."""
-    caller, db = principal(), services().db
     shape = DecisionOut()
     names = list(shape.fields)
 
-    def lines() -> Iterator[str]:
-        # Its own session, closed when the stream ends or the client goes away
-        # (WSGI closes the iterator): the request's session is gone by then, and
-        # a server-side cursor left open would hold a transaction.
-        session = db.session(tenant_id=caller.tenant_id)
-        try:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(names)
-            for decision in service.all_decisions(session=session, filters=query):
-                row = shape.dump(decision)
-                row["reasons"] = " ".join(row["reasons"])
-                writer.writerow(csvcells.row(row[name] for name in names))
-                if buffer.tell() > 65536:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-        finally:
-            session.close()
+    def rows(session: Session) -> Iterator[list[Any]]:
+        for decision in service.all_decisions(session=session, filters=query):
+            row = shape.dump(decision)
+            row["reasons"] = " ".join(row["reasons"])
+            yield [row[name] for name in names]
 
-    return Response(
-        lines(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=policy-decisions.csv"},
-    )
+    return streamed_csv(
+        services().db, tenant_id=principal().tenant_id, header=names, rows=rows,
+        filename="policy-decisions.csv",
+    )  # fmt: skip

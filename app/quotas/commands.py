@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from app import console
-from app.core.db import Database, utcnow
+from app.core.db import utcnow
 from app.core.gcra import open_store
 from app.core.tenancy import ALL_TENANTS
 from app.quotas import ascode
@@ -63,16 +63,6 @@ def _refused(exc: ascode.QuotasFileError) -> click.ClickException:
     return console.CheckFailed("\n".join(["quotas file refused, nothing applied:", *exc.lines()]))
 
 
-@contextmanager
-def _database() -> Iterator[tuple[Settings, Database]]:
-    settings = console.settings()
-    db = Database(settings.resolved_database_url)
-    try:
-        yield settings, db
-    finally:
-        db.dispose()
-
-
 def _app_defaults(settings: Settings) -> Limits:
     """The limits of a tenant without a quota row (what the app assumes too)."""
     return Limits(
@@ -100,7 +90,7 @@ def plan_command(file: Path, as_json: bool) -> None:
     Exit 0: nothing to do; 2: changes pending; 1: an error."""
     with _failures_exit_one():
         wanted = ascode.load(file)
-        with _database() as (settings, db), db.session(tenant_id=ALL_TENANTS) as session:
+        with console.database() as (settings, db), db.session(tenant_id=ALL_TENANTS) as session:
             plan = ascode.plan(session=session, wanted=wanted, defaults=_app_defaults(settings))
     if as_json:
         click.echo(json.dumps(_as_json(plan, wanted), indent=2, sort_keys=True))
@@ -123,7 +113,7 @@ def apply_command(file: Path, actor: str, reason: str) -> None:
         if not 1 <= len(actor) <= 64:
             raise console.CheckFailed("--actor: 1 to 64 characters")
         wanted = ascode.load(file)
-        with _database() as (settings, db):
+        with console.database() as (settings, db):
             with db.session(tenant_id=ALL_TENANTS, write=True) as session:
                 plan = ascode.apply(
                     session=session, wanted=wanted, defaults=_app_defaults(settings),

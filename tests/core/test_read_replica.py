@@ -6,7 +6,6 @@ show which one was read."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from sqlalchemy.exc import OperationalError
 from app import create_app
 from app.alerting.service import statuses
 from app.core.db import Database, utcnow
-from app.core.migrate import upgrade
 from app.core.tenancy import ALL_TENANTS
 from app.demo.seed import seed
 from app.graph import service as graph
@@ -28,25 +26,14 @@ from app.graph.models import Entity
 from app.identity.models import Tenant
 from app.identity.service import Passwords
 from app.settings import SettingsError, load_settings
-from tests.support.services import PG_URL, postgres_reachable, require_service
+from tests.support.services import PG_URL, migrated_schema, postgres_reachable, require_service
 from tests.support.world import PASSWORD, World, app_config, seed_world, services
 
 pytestmark = pytest.mark.postgres
 
 
 def _schema_in(database_url: str) -> Iterator[str]:
-    schema = f"summit_replica_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{database_url}?options=-csearch_path%3D{schema}"
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    return migrated_schema(database_url, prefix="summit_replica")
 
 
 def _replica_database() -> str:

@@ -4,9 +4,14 @@ need one skip where it is absent (a laptop) and fail where it must be (CI=true).
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from app.core.db import Database
+from app.core.migrate import upgrade
 
 PG_URL = os.environ.get(
     "SUMMIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -34,3 +39,22 @@ def require_service(name: str, problem: str | None) -> None:
     if IN_CI:
         pytest.fail(f"{name} is required when CI=true and is unreachable: {problem}")
     pytest.skip(f"{name} unreachable: {problem}")
+
+
+def migrated_schema(database_url: str = PG_URL, prefix: str = "summit_test") -> Iterator[str]:
+    """A fresh schema in the PostgreSQL database at ``database_url``, migrated;
+    yields the URL whose search_path is that schema, and drops it afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{database_url}?options=-csearch_path%3D{schema}"
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
