@@ -98,6 +98,7 @@ FILLERS: dict[str, Callable[[Context], str]] = {
     "slug": lambda ctx: "incident-response",  # runbooks: operators only, no tenant data
     "uid": lambda ctx: "summit-probes",  # a dashboard's JSON: operators may, it holds no data
     "item_id": lambda ctx: ctx.dlq_item_id,
+    "kind": lambda ctx: "usage",  # a branded report: the caller's own tenant's usage
 }
 A_ID_PARAMS = frozenset({"entity_id", "hold_id", "export_id"})
 

@@ -3,6 +3,7 @@ Chromium, launched as the probes launch it. Imports no Flask."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,12 +41,22 @@ class Login:
 def capture(
     *, login: Login, out: Path, chromium_path: str, timeout_ms: float = 30_000
 ) -> list[Path]:
-    """Log in through the web form, then take a full-page screenshot of each page."""
+    """Log in through the web form, then take a full-page screenshot of each page.
+
+    Playwright's sync API runs in a thread of its own: it refuses a thread where
+    an asyncio loop runs (another Playwright user in the same process, say)."""
     if not Path(chromium_path).exists():
         raise NoBrowser(f"no Chromium at {chromium_path} (CHROMIUM_PATH; scripts/setup)")
+    out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-browser") as pool:
+        return pool.submit(
+            _capture, login=login, out=out, chromium_path=chromium_path, timeout_ms=timeout_ms
+        ).result()
+
+
+def _capture(*, login: Login, out: Path, chromium_path: str, timeout_ms: float) -> list[Path]:
     from playwright.sync_api import Error, sync_playwright  # a browser only for this part
 
-    out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(

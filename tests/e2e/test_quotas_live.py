@@ -75,13 +75,25 @@ def burst_of(url: str, headers: dict[str, str], count: int) -> list[requests.Res
         )
 
 
+def burst_on_both_workers(
+    url: str, headers: dict[str, str], count: int, *, fresh: bool = False
+) -> list[requests.Response]:
+    """A burst that both workers took part in. Which worker accepts a connection
+    is the kernel's choice: a quick burst may land on one, so try again (up to
+    five times, each from a fresh bucket when ``fresh``)."""
+    for _ in range(5):
+        if fresh:
+            redis.Redis.from_url(REDIS_URL).flushdb()
+        responses = burst_of(url, headers, count)
+        if len({r.headers["X-Summit-Worker"] for r in responses}) == 2:
+            return responses
+    raise AssertionError("five bursts in a row were all served by one worker")
+
+
 def test_two_workers_admit_no_more_than_limit_plus_burst(shared_server: str) -> None:
     alice, ops = login(shared_server, "acme", "alice"), login(shared_server, None, "ops")
     bump(shared_server, ops, qps=4, burst=6)
-    redis.Redis.from_url(REDIS_URL).flushdb()  # a clean window for the count below
-    responses = burst_of(shared_server, alice, 60)
-    workers = {r.headers["X-Summit-Worker"] for r in responses}
-    assert len(workers) == 2, "both workers must have served part of the burst"
+    responses = burst_on_both_workers(shared_server, alice, 60, fresh=True)
     admitted = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code == 429]
     assert len(admitted) + len(refused) == 60
@@ -99,17 +111,13 @@ def test_two_workers_admit_no_more_than_limit_plus_burst(shared_server: str) -> 
 def test_a_bump_reaches_both_workers_without_a_restart(shared_server: str) -> None:
     alice, ops = login(shared_server, "acme", "alice"), login(shared_server, None, "ops")
     bump(shared_server, ops, qps=1, burst=0)
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    before = burst_of(shared_server, alice, 20)
+    before = burst_on_both_workers(shared_server, alice, 20, fresh=True)
     assert sum(r.status_code == 200 for r in before) == 1
     bump(shared_server, ops, qps=500, burst=500)
-    after = burst_of(shared_server, alice, 40)
-    assert [r.status_code for r in after] == [200] * 40, [
+    after = burst_on_both_workers(shared_server, alice, 40)
+    assert [r.status_code for r in after] == [200] * len(after), [
         r.text for r in after if r.status_code != 200
     ][:3]
-    assert {r.headers["X-Summit-Worker"] for r in after} == {
-        r.headers["X-Summit-Worker"] for r in before
-    }
     assert {r.headers["RateLimit-Limit"] for r in after} == {"1000"}
 
 
