@@ -1,6 +1,8 @@
 """End to end: a real Prometheus scrapes a live `summit serve`, error traffic
 is driven at it, the SLO's page fires in a real Alertmanager within the
-windows' math, and resolves when the traffic heals.
+windows' math, reaches the control plane's webhook and PagerDuty's Events API
+(the contract server: every request checked against PagerDuty's OpenAPI), and
+resolves in both when the traffic heals.
 
 The rules are built with every window divided by 120 (a test-only build
 option), so the workbook's math plays out in seconds: the page needs an error
@@ -24,6 +26,7 @@ from app import create_app
 from tests.alerts.sink import Sink, webhook_sink
 from tests.alerts.support import build_into, secrets_for_alertmanager
 from tests.support.live import api_login, serving
+from tests.support.pagerduty import PagerDutyServer, pagerduty_server
 from tests.support.prometheus import Prometheus, running_alertmanager, running_prometheus
 from tests.support.world import app_config, seed_world, services
 
@@ -67,12 +70,26 @@ def scraping(prom: Prometheus) -> None:
     prom.wait_for('up{job="summit"}', lambda r: bool(r) and r[0]["value"][1] == "1", timeout=20)
 
 
+def routing_to(pd: PagerDutyServer, folder: Path) -> Path:
+    """The committed routing, its PagerDuty receiver sent to the contract server
+    (Events v2 URL and the CA its certificate chains to; the routing key file stays)."""
+    text = build.ROUTING_FILE.read_text()
+    key_line = '      routing_key_file: "/etc/alertmanager/secrets/pagerduty-routing-key"\n'
+    assert key_line in text, "the test edits the committed routing's PagerDuty receiver"
+    extra = f'      url: "{pd.url}/v2/enqueue"\n      ca_file: "{pd.ca_file}"\n'
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "routing.yaml"
+    path.write_text(text.replace(key_line, key_line + extra))
+    return path
+
+
 def test_the_page_fires_in_alertmanager_and_resolves_when_traffic_heals(
     served: str, tmp_path: Path
 ) -> None:
-    with webhook_sink() as sink:
+    with webhook_sink() as sink, pagerduty_server(tmp_path / "pd") as pd:
         build_into(tmp_path / "out", base_url=sink.url, time_scale=SCALE,
-                       secrets_dir=secrets_for_alertmanager(tmp_path / "secrets"))  # fmt: skip
+                   routing_file=routing_to(pd, tmp_path / "routing"),
+                   secrets_dir=secrets_for_alertmanager(tmp_path / "secrets"))  # fmt: skip
         rule_files = sorted((tmp_path / "out" / build.RULES_DIR).glob("*.yml"))
         with (
             running_alertmanager(tmp_path / "am", tmp_path / "out" / "alertmanager.yml") as am,
@@ -97,12 +114,29 @@ def test_the_page_fires_in_alertmanager_and_resolves_when_traffic_heals(
             ticket = page(am, "ticket")
             assert ticket is None or ticket["status"]["state"] == "suppressed"
             _delivered(sink, "firing")
+            trigger = _paged(pd, "trigger")
+            assert trigger["routing_key"] == "R0UT1NGKEY0000000000000000000000"
+            assert trigger["payload"]["severity"] == "critical"
+            assert {"href": f"{sink.url}/runbooks/summit-availability-budget-burn",
+                    "text": "Runbook"} in trigger["links"]  # fmt: skip
 
             healed_in = drive(served, "/api/v1/quotas", alice,
                               until=lambda: page(am) is None, timeout=45)  # fmt: skip
             # The slow page condition's short window (15 s) must drain of errors.
             assert healed_in <= LONG_SLOW_SHORT + 10, healed_in
             _delivered(sink, "resolved")
+            resolve = _paged(pd, "resolve")
+            # One alert in PagerDuty, opened and closed by the same dedup key.
+            assert resolve["dedup_key"] == trigger["dedup_key"]
+            assert pd.state.alerts == {trigger["dedup_key"]: "resolved"}
+        assert pd.state.rejected == [], "a request broke PagerDuty's contract"
+
+
+def _paged(pd: PagerDutyServer, action: str) -> dict[str, Any]:
+    """The first Events v2 event of ``action`` Alertmanager sent PagerDuty."""
+    pd.wait_for(lambda state: any(e["event_action"] == action for e in state.events), timeout=15)
+    with pd.lock:
+        return next(e for e in pd.state.events if e["event_action"] == action)
 
 
 def _delivered(sink: Sink, state: str) -> None:
