@@ -133,6 +133,17 @@ class SqliteStore:
     def release_process(self, pid: int) -> None:
         self._db().execute("DELETE FROM slots WHERE slot LIKE ?", (f"{pid}:%",))
 
+    def release_dead_processes(self) -> list[int]:
+        """Give back the slots of every process of this host that no longer runs
+        (a server killed whole, master and workers: no child_exit gave them back).
+        The file is this host's, so its pids are this host's."""
+        rows = self._db().execute("SELECT DISTINCT slot FROM slots").fetchall()
+        pids = {int(slot.split(":", 1)[0]) for (slot,) in rows if slot.split(":", 1)[0].isdigit()}
+        dead = sorted(pid for pid in pids if not _alive(pid))
+        for pid in dead:
+            self.release_process(pid)
+        return dead
+
     def reset(self) -> None:
         db = self._db()
         db.execute("DELETE FROM gcra")
@@ -201,6 +212,16 @@ class RedisStore:
     def reset(self) -> None:
         for key in self._redis.scan_iter(f"{self._prefix}*"):
             self._redis.delete(key)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def open_store(*, redis_url: str, var_dir: Path) -> SqliteStore | RedisStore:

@@ -59,10 +59,11 @@ def run_in_background(load: Load) -> tuple[threading.Thread, list[LoadReport | B
 def test_a_server_killed_mid_load_ends_with_every_acknowledged_event_once(
     tmp_path: Path, database: str
 ) -> None:
-    # The tenant in-flight cap (app.web.guard) is off here: slots held by the
-    # workers this test kills stay taken until they go stale (120 s), which
-    # would stall every retry for two minutes; this test is about durability.
-    with live(tmp_path / "var", database=database, SUMMIT_TENANT_MAX_INFLIGHT="0") as server:
+    # With summit serve's own in-flight cap: the killed workers' slots are given
+    # back when the server starts again (gunicorn's on_starting), so the retries
+    # are not refused for the two minutes until the slots would go stale.
+    # Three workers, so that summit serve sets a cap (two in flight per tenant).
+    with live(tmp_path / "var", database=database, workers=3) as server:
         acked = [0]
         plan = LoadPlan(url=server.url, events=40_000, batch=1000, concurrency=4,
                         invalid_ratio=0.002, give_up_after=90)  # fmt: skip
