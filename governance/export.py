@@ -16,7 +16,7 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -92,6 +92,14 @@ def set_cover(render: Cover) -> None:
     _COVER[:] = [render]
 
 
+def _forget(session: Session, done: Iterable[object]) -> None:
+    """Keep the identity map (and memory) flat while a yield_per result streams.
+    Object by object: ``expunge_all`` would swap the identity map the result is
+    still loading into, and its next partition would fail."""
+    for obj in done:
+        session.expunge(obj)
+
+
 def _subject_entities(session: Session, subject: str) -> Iterator[list[Entity]]:
     query = (
         select(Entity)
@@ -101,7 +109,7 @@ def _subject_entities(session: Session, subject: str) -> Iterator[list[Entity]]:
     )
     for part in session.scalars(query).partitions(CHUNK):
         yield list(part)
-        session.expunge_all()  # keep the identity map (and memory) flat
+        _forget(session, part)
 
 
 def _entity_rows(session: Session, subject: str) -> Iterator[dict[str, Any]]:
@@ -139,7 +147,7 @@ def _edge_rows(session: Session, subject: str) -> Iterator[dict[str, Any]]:
                     "updated_at": e.created_at,
                 },
             }  # fmt: skip
-        session.expunge_all()
+        _forget(session, part)
 
 
 register(

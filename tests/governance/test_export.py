@@ -7,15 +7,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from app.core.tenancy import ALL_TENANTS
 from app.quotas.models import Job
+from governance import export
 from governance.models import Export
 from tests.governance.helpers import call, create, delete, hold, link, wait_for_export
 from tests.support.world import World, services
@@ -194,3 +197,21 @@ def test_ingested_events_about_the_subject_are_exported_with_their_provenance(
     assert (provenance["event_id"], provenance["source"]) == ("ev-subject-1", "crm")
     assert provenance["ingested_at"]
     assert provenance["created_by"] == "alice"
+
+
+def test_a_subject_with_more_records_than_one_chunk_is_exported_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the export streams in chunks and forgot each chunk with
+    expunge_all, which swapped the identity map the stream was loading into: the
+    second chunk failed, so any subject with more than 1,000 records had no export."""
+    monkeypatch.setattr(export, "CHUNK", 3)
+    made = [create(world, name=f"Jane Roe {n}", subject=SUBJECT) for n in range(8)]
+    for left, right in itertools.pairwise(made):
+        assert link(world, left["id"], right["id"]).status_code == 201
+    done, blob = export_zip(world)
+    assert done["records"] == 8 + 7
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        document = json.loads(zf.read("data.json"))
+    assert {e["id"] for e in document["records"]["entities"]} == {e["id"] for e in made}
+    assert len(document["records"]["edges"]) == 7
