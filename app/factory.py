@@ -114,10 +114,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     db = Database(settings.resolved_database_url, replica_url=settings.resolved_replica_url)
     services = _services(settings, db, Metrics(registry))
     app.extensions["summit"] = services
-    atexit.register(services.decisions.close)
-    atexit.register(services.rejections.close)
-    if services.request_stats is not None:
-        atexit.register(services.request_stats.close)
+    for closer in services.closers():
+        atexit.register(closer)
 
     middleware.init_app(app)
     errors.init_app(app)

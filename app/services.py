@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.alerting.service import RequestStats
@@ -35,9 +37,19 @@ class Services:
     request_stats: RequestStats | None = None  # SLO status without Prometheus (issue 11)
 
     def close(self) -> None:
-        """Flush what is buffered, then let go of connections."""
+        """Flush what is buffered, then let go of connections. Closed once: the
+        flush at interpreter exit (app.factory) is no longer needed."""
+        for closer in self.closers():
+            atexit.unregister(closer)
         self.decisions.close()
         self.rejections.close()
         if self.request_stats is not None:
             self.request_stats.close()
         self.db.dispose()
+
+    def closers(self) -> list[Callable[[], None]]:
+        """What must be flushed at exit if nobody closes these services."""
+        found: list[Callable[[], None]] = [self.decisions.close, self.rejections.close]
+        if self.request_stats is not None:
+            found.append(self.request_stats.close)
+        return found
