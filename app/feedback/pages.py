@@ -25,6 +25,7 @@ from app.web.guard import requires
 bp = APIBlueprint("feedback_pages", __name__, tag=WEB_UI)
 FILTERS = ("dataset", "since", "until")
 CHART_WIDTH, CHART_HEIGHT = 600, 120  # the SVG's user units; CSS scales it to the page
+MIN_CHART_DAYS = 14
 MAX_CHART_DAYS = 366  # beyond a year the chart shows only the days with votes
 
 
@@ -88,14 +89,16 @@ class Bar:
 
 def chart_bars(days: list[feedback.DayTally]) -> list[Bar]:
     """One stacked bar a day (ups on top of downs), scaled to the busiest day;
-    days without votes between the first and the last stay as gaps."""
+    days without votes between the first and the last stay as gaps, and the
+    chart spans at least MIN_CHART_DAYS (one day of votes is a bar, not a wall)."""
     if not days:
         return []
     by_day = {day.day: day for day in days}
-    span = (days[-1].day - days[0].day).days + 1
+    first = min(days[0].day, days[-1].day - timedelta(MIN_CHART_DAYS - 1))
+    span = (days[-1].day - first).days + 1
     if span <= MAX_CHART_DAYS:
-        days = [by_day.get(days[0].day + timedelta(n)) or feedback.DayTally(
-            day=days[0].day + timedelta(n)) for n in range(span)]  # fmt: skip
+        days = [by_day.get(first + timedelta(n)) or feedback.DayTally(
+            day=first + timedelta(n)) for n in range(span)]  # fmt: skip
     slot = CHART_WIDTH / len(days)
     peak = max(day.total for day in days) or 1
     bars = []

@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from flask.testing import FlaskClient
 
-from app.feedback.pages import CHART_HEIGHT, chart_bars
+from app.feedback.pages import CHART_HEIGHT, CHART_WIDTH, chart_bars
 from app.feedback.service import DayTally
 from tests.feedback.helpers import hit_id, vote
 from tests.support.web import web_login
@@ -162,10 +162,15 @@ def test_the_navigation_offers_feedback_to_tenant_users_only(world: World) -> No
 
 def test_the_chart_keeps_days_without_votes_as_gaps_and_scales_to_the_busiest() -> None:
     first, third = date(2026, 11, 1), date(2026, 11, 3)
-    bars = chart_bars([DayTally(up=1, down=1, day=first), DayTally(up=4, down=0, day=third)])
+    every = chart_bars([DayTally(up=1, down=1, day=first), DayTally(up=4, down=0, day=third)])
+    # At least two weeks wide, ending on the last day with votes.
+    assert [bar.day for bar in every] == [third - timedelta(n) for n in range(13, -1, -1)]
+    bars = every[-3:]
     assert [bar.day for bar in bars] == [first, date(2026, 11, 2), third]
+    assert all(bar.up_height == bar.down_height == 0 for bar in every[:-3])
     assert bars[1].up_height == bars[1].down_height == 0
     assert bars[2].up_height == CHART_HEIGHT  # the busiest day is full height
     assert bars[0].up_height == bars[0].down_height == CHART_HEIGHT / 4
     assert bars[0].up_y == CHART_HEIGHT / 2  # ups stacked on the downs
+    assert bars[2].width < CHART_WIDTH / 10  # one day of votes is a bar, not a wall
     assert chart_bars([]) == []
