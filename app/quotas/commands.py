@@ -40,7 +40,7 @@ class _ExitOneOnError(click.Command):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            raise _UsageError(exc.message, exc.ctx) from None
+            raise _UsageError(exc.format_message(), exc.ctx) from None
 
 
 @contextmanager

@@ -232,7 +232,10 @@ def test_the_schema_names_the_line_and_key_of_each_problem(text: str, said: str)
 
 
 def test_a_usage_mistake_exits_1_not_the_pending_2() -> None:
-    assert CliRunner().invoke(main, ["quotas", "plan"]).exit_code == 1
+    result = CliRunner().invoke(main, ["quotas", "plan"])
+    assert result.exit_code == 1
+    # and says what is wrong (it printed a bare "Error:" once)
+    assert "Error: Missing argument 'FILE'." in result.output
 
 
 def test_the_seed_reads_the_file_and_leaves_existing_limits_alone(
