@@ -42,6 +42,25 @@ class Prometheus:
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
+    def scraped_cleanly(self, seconds: float) -> bool:
+        """Every scrape of every target in the last ``seconds`` succeeded (the latest
+        scrape too: a failed one marks all of the target's series stale, so an
+        instant query then finds nothing whatever the query)."""
+        window = max(1, round(seconds))
+        return all(
+            float(series["value"][1]) == 1 for series in self.query(f"min_over_time(up[{window}s])")
+        ) and all(float(series["value"][1]) == 1 for series in self.query("up"))
+
+    def scrape_errors(self) -> list[str]:
+        """What each unhealthy target's last scrape said, for a failure message."""
+        targets = requests.get(f"{self.url}/api/v1/targets", timeout=10).json()
+        return [
+            f"{target['scrapeUrl']}: {target['health']}: {target['lastError']}"
+            f" (last scrape took {target['lastScrapeDuration']:.2f} s)"
+            for target in targets["data"]["activeTargets"]
+            if target["health"] != "up"
+        ]
+
     def wait_for(
         self, expr: str, ok: Callable[[list[dict[str, Any]]], bool], timeout: float = 30
     ) -> list[dict[str, Any]]:
