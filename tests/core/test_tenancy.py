@@ -136,3 +136,21 @@ def test_core_statements_on_tenant_tables_are_refused_in_a_tenant_session(world:
     ids = tenant_ids(db)
     with db.session(tenant_id=ids["globex"]) as session, pytest.raises(TenantScopeError):
         session.execute(select(Entity.__table__.c.name)).all()
+
+
+def test_one_prebuilt_statement_serves_each_tenant_its_own_rows(world: World) -> None:
+    """The scoped copy of a statement is made once and reused (its cache key with
+    it); the tenant stays a bound parameter, so tenants taking turns on the same
+    statement object each see their own rows only."""
+    db = services(world.app).db
+    ids = tenant_ids(db)
+    owners = select(Entity.tenant_id, Entity.name).order_by(Entity.name)
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for slug in ("acme", "globex", "acme", "globex"):
+        with db.session(tenant_id=ids[slug]) as session:
+            rows = [(owner, name) for owner, name in session.execute(owners)]
+        assert rows
+        assert {owner for owner, _ in rows} == {ids[slug]}
+        assert seen.setdefault(slug, rows) == rows
+    assert "Acme Rocket Works" in {name for _, name in seen["acme"]}
+    assert "Acme Rocket Works" not in {name for _, name in seen["globex"]}
