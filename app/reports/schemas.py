@@ -44,5 +44,5 @@ class BrandingOut(Schema):
 class ReportQuery(Schema):
     format = String(
         load_default="html",
-        metadata={"enum": list(FORMATS), "description": "html (default) or pdf; others: 422"},
+        metadata={"enum": list(FORMATS), "description": "html (default) or pdf; others: 400"},
     )

@@ -53,7 +53,8 @@ class UnknownReport(NotFound):
 
 
 class UnknownFormat(Invalid):
-    status = 422
+    """A query parameter outside its choices: 400, as every other field of the API."""
+
     code = "unknown_format"
 
 

@@ -33,8 +33,8 @@ REPORT_RESPONSES: dict[int | str, Any] = {
             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         },
     },
+    400: "format is neither html nor pdf",
     404: "no report of that kind (there are: slo, usage)",
-    422: "format is neither html nor pdf",
 }
 BRANDING_ERRORS: dict[int | str, Any] = {
     400: "neither a logo nor a footer, or a footer that is not plain text",

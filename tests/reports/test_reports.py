@@ -86,12 +86,12 @@ def test_the_pdf_report_is_a_pdf_with_the_footer(world: World, kind: str) -> Non
     assert any(page.images for page in reader.pages)  # the logo
 
 
-def test_an_unknown_kind_is_404_and_a_bad_format_422(world: World) -> None:
+def test_an_unknown_kind_is_404_and_a_bad_format_400(world: World) -> None:
     answer = report(world, "payroll")
     assert answer.status_code == 404
     assert answer.get_json()["error"]["code"] == "unknown_report"
     answer = report(world, "slo", "docx")
-    assert answer.status_code == 422
+    assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "unknown_format"
 
 
