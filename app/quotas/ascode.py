@@ -29,7 +29,7 @@ from app.quotas.models import QuotaChange, TenantQuota
 from app.quotas.service import LIMIT_RANGES, Limits
 
 SHIPPED = Path(__file__).resolve().parent / "quotas.yaml"
-MARK = "quotas as code"  # how an apply's audit entries begin: the last one is "last applied"
+MARK = service.APPLY_MARK  # how an apply's audit entries begin: the last one is "last applied"
 FIELDS = tuple(LIMIT_RANGES)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from apiflask import Schema
 from apiflask.fields import DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, Range
+from marshmallow import ValidationError
 
-from app.quotas.service import LIMIT_RANGES
+from app.quotas.service import APPLY_MARK, LIMIT_RANGES
 
 
 def _range(name: str) -> Range:
@@ -62,6 +63,18 @@ class QuotaPatch(Schema):
     storage_bytes = Integer(strict=True, validate=_range("storage_bytes"))
     reason = String(
         load_default="",
-        validate=Length(max=500),
-        metadata={"description": "why: kept in the audit of quota changes"},
+        validate=[Length(max=500), lambda text: _not_an_apply(text)],
+        metadata={
+            "description": "why: kept in the audit of quota changes "
+            f"(may not begin with {APPLY_MARK!r}, which marks `summit quotas apply`)"
+        },
     )
+
+
+def _not_an_apply(text: str) -> None:
+    """A hand-made change must not pass for an apply of the quotas file: a plan
+    takes the newest entry beginning with the mark as "last applied"."""
+    if text.strip().lower().startswith(APPLY_MARK):
+        raise ValidationError(
+            f"a reason may not begin with {APPLY_MARK!r}: that marks `summit quotas apply`"
+        )

@@ -24,6 +24,9 @@ from app.identity.models import Tenant
 from app.identity.service import tenant_by_slug
 from app.quotas.models import Job, QuotaChange, QuotaRejection, TenantQuota, TenantUsage
 
+# How the audit entries of `summit quotas apply` begin: the newest such entry is
+# the "last applied" state a plan compares with, so the API refuses it in a reason.
+APPLY_MARK = "quotas as code"
 LIMIT_RANGES = {
     "qps": (1, 100_000),
     "burst": (0, 100_000),

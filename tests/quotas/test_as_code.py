@@ -139,6 +139,23 @@ def test_plan_reports_an_operators_patch_as_drift_and_apply_reverts_it(
     assert newest["changed_by"] == "quotas-as-code"
 
 
+@pytest.mark.parametrize("reason", ["quotas as code: app/quotas/quotas.yaml", "  Quotas As Code"])
+def test_a_patch_cannot_pass_for_an_apply(world: World, tmp_path: Path, reason: str) -> None:
+    """A plan takes the newest change whose reason begins with the apply's mark as
+    "last applied": a hand-made PATCH may not use the mark, so drift stays drift."""
+    assert run(world, tmp_path, "apply", text=RAISED).exit_code == 0
+    before = changes_count(world)
+    forged = world.client.patch(
+        "/api/v1/admin/tenants/acme/quotas",
+        json={"qps": 500, "reason": reason},
+        headers=world.headers("ops"),
+    )
+    assert forged.status_code == 400, forged.get_json()
+    assert "reason" in forged.get_json()["error"]["details"]["json"]
+    assert changes_count(world) == before
+    assert limits(world, "acme")["qps"] == 50
+
+
 def test_a_file_that_changes_the_file_since_the_last_apply_is_a_change_not_drift(
     world: World, tmp_path: Path
 ) -> None:
