@@ -164,12 +164,16 @@ def execute(
     clock: Callable[[], float] = time.perf_counter,
     run_id: str | None = None,
     on_step: StepListener | None = None,
+    stopping: threading.Event | None = None,
 ) -> RunResult:
     """Run one journey and say how it went. Never raises for a failing journey:
     every failure (including a missing browser or a timeout) is a failed result.
 
     ``run_id``: the id promised to whoever asked for the run (else a new one);
-    ``on_step`` hears of each step as it starts and ends."""
+    ``on_step`` hears of each step as it starts and ends; ``stopping`` set means
+    the server is shutting down: a run that fails then is not recorded (its
+    target is going away), so it keeps no evidence and does not log out, each of
+    which would wait out a timeout against the stopping server (~16 s in all)."""
     journey = load(name)
     run_id = run_id or str(uuid.uuid4())
     run_dir = config.artifacts_dir / name / run_id
@@ -180,10 +184,10 @@ def execute(
     try:
         if journey.kind == "browser":
             limit = config.timeout_seconds * (len(journey.steps) + 2)
-            work = _in_browser(journey, config, steps, run_dir, browser)
+            work = _in_browser(journey, config, steps, run_dir, browser, stopping)
             error, artifacts = browser.run(work, timeout=limit)
         else:
-            error = _over_http(journey, config, steps)
+            error = _over_http(journey, config, steps, stopping)
     except Exception as exc:  # launch failure, timeout: the run failed
         error = exc
     passed = error is None and steps.complete
@@ -204,21 +208,33 @@ def execute(
     )
 
 
-def _over_http(journey: Journey, config: ProbeConfig, steps: Steps) -> BaseException | None:
+def _over_http(
+    journey: Journey, config: ProbeConfig, steps: Steps, stopping: threading.Event | None
+) -> BaseException | None:
     with requests.Session() as http:
         http.headers[PROBE_HEADER] = journey.name
+        error: BaseException | None = None
         try:
             journey.run(http, config, steps)
         except Exception as exc:
-            return exc
-        finally:
-            _finish(journey, http, config)
-    return None
+            error = exc
+        _finish(journey, http, config, skip=_given_up(error, steps, stopping))
+    return error
 
 
-def _finish(journey: Journey, handle: Any, config: ProbeConfig) -> None:
-    """The journey's clean-up (logging out); its failure is logged, not the run's."""
+def _given_up(error: BaseException | None, steps: Steps, stopping: threading.Event | None) -> bool:
+    """A run that failed while the server stops: not recorded, so not cleaned up."""
+    return (error is not None or not steps.complete) and stopping is not None and stopping.is_set()
+
+
+def _finish(journey: Journey, handle: Any, config: ProbeConfig, *, skip: bool = False) -> None:
+    """The journey's clean-up (logging out); its failure is logged, not the run's.
+    ``skip``: the server is stopping and the run failed; the session it leaves
+    ends with its expiry (and the prune job)."""
     if journey.finish is None:
+        return
+    if skip:
+        log.info("probe %s failed while the server stops: not logging out", journey.name)
         return
     try:
         journey.finish(handle, config)
@@ -227,7 +243,12 @@ def _finish(journey: Journey, handle: Any, config: ProbeConfig) -> None:
 
 
 def _in_browser(
-    journey: Journey, config: ProbeConfig, steps: Steps, run_dir: Path, runner: BrowserRunner
+    journey: Journey,
+    config: ProbeConfig,
+    steps: Steps,
+    run_dir: Path,
+    runner: BrowserRunner,
+    stopping: threading.Event | None,
 ) -> Callable[[Any], tuple[BaseException | None, list[str]]]:
     def work(browser: Any) -> tuple[BaseException | None, list[str]]:
         context = runner.new_context(browser, extra_http_headers={PROBE_HEADER: journey.name})
@@ -244,12 +265,13 @@ def _in_browser(
             except Exception as exc:
                 error = exc
             secrets = [config.target.password, *(c["value"] for c in context.cookies())]
-            if error is None and steps.complete:
-                context.tracing.stop()  # a passing run keeps nothing
+            given_up = _given_up(error, steps, stopping)
+            if (error is None and steps.complete) or given_up:
+                context.tracing.stop()  # a passing run (or one not recorded) keeps nothing
                 kept = []
             else:
                 kept = _browser_evidence(context, page, run_dir)
-            _finish(journey, page, config)
+            _finish(journey, page, config, skip=given_up)
         finally:
             context.close()
         if "trace.zip" in kept:

@@ -138,7 +138,7 @@ class ProbeRuntime:
         load(name)  # an unknown name is the caller's mistake, not a failed run
         result = runner.execute(
             name, config=self.config, browser=self.browser, now=utcnow,
-            run_id=run_id, on_step=on_step or self.on_step,
+            run_id=run_id, on_step=on_step or self.on_step, stopping=self.closing,
         )  # fmt: skip
         if self.closing.is_set() and not result.passed:
             # A probe of this very server fails while its workers stop: that

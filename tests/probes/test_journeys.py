@@ -13,7 +13,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app.core.db import utcnow
-from probes.journey import ProbeConfig, Target
+from probes.journey import Journey, ProbeConfig, Steps, Target
 from probes.journeys import JOURNEYS, UnknownProbe
 from probes.journeys.policy import STEPS
 from probes.runner import BrowserRunner, execute
@@ -99,6 +99,50 @@ def test_a_journey_that_runs_steps_out_of_order_fails(
     result = execute("jumper", config=config("http://x", tmp_path), browser=None, now=utcnow)  # type: ignore[arg-type]
     assert (result.passed, result.failed_step) == (False, "first")
     assert "out of order" in (result.error or "")
+
+
+@pytest.mark.parametrize(("stopping", "logged_out"), [(False, True), (True, False)])
+def test_a_run_failing_while_the_server_stops_does_not_wait_to_log_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stopping: bool, logged_out: bool
+) -> None:
+    """Logging out of a stopping server waits out a timeout, for a run that will not
+    be recorded: skipped then; always done otherwise, passed or failed."""
+    finished: list[str] = []
+
+    def fails(_client: object, _config: ProbeConfig, steps: Steps) -> None:
+        with steps.step("first"):
+            raise ConnectionError("the server is going away")
+
+    journey = Journey(name="quitter", kind="http", steps=("first",), run=fails,
+                      finish=lambda _client, _config: finished.append("logout"))  # fmt: skip
+    monkeypatch.setitem(JOURNEYS, "quitter", journey)
+    event = threading.Event()
+    if stopping:
+        event.set()
+    result = execute("quitter", config=config("http://x", tmp_path), browser=None,  # type: ignore[arg-type]
+                     now=utcnow, stopping=event)  # fmt: skip
+    assert (result.passed, result.failed_step) == (False, "first")
+    assert finished == (["logout"] if logged_out else [])
+
+
+def test_a_run_that_passes_while_the_server_stops_still_logs_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    finished: list[str] = []
+
+    def passes(_client: object, _config: ProbeConfig, steps: Steps) -> None:
+        with steps.step("first"):
+            pass
+
+    journey = Journey(name="stayer", kind="http", steps=("first",), run=passes,
+                      finish=lambda _client, _config: finished.append("logout"))  # fmt: skip
+    monkeypatch.setitem(JOURNEYS, "stayer", journey)
+    stopping = threading.Event()
+    stopping.set()
+    result = execute("stayer", config=config("http://x", tmp_path), browser=None,  # type: ignore[arg-type]
+                     now=utcnow, stopping=stopping)  # fmt: skip
+    assert result.passed
+    assert finished == ["logout"]
 
 
 def test_an_unknown_probe_is_an_error_not_a_failed_run(tmp_path: Path) -> None:
