@@ -28,7 +28,7 @@ def ready(url: str) -> bool:
 
 def scraped_urls(prom: str) -> list[str]:
     """The scrape targets, once discovery (every 5 s) has found them."""
-    deadline, urls = time.monotonic() + 15, list[str]()
+    deadline, urls = time.monotonic() + 60, list[str]()
     while not urls and time.monotonic() < deadline:
         targets = requests.get(f"{prom}/api/v1/targets", timeout=5).json()["data"]
         urls = [t["scrapeUrl"] for t in targets["activeTargets"]]
@@ -53,10 +53,12 @@ def test_serve_local_runs_both_with_the_generated_files_and_stops_them(tmp_path:
     )  # fmt: skip
     prom, am = f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while not (ready(prom) and ready(am)) and time.monotonic() < deadline:
             assert process.poll() is None, process.communicate()[0]
             time.sleep(0.3)
+        assert ready(prom), "Prometheus not ready within 90 s"
+        assert ready(am), "Alertmanager not ready within 90 s"
         groups = requests.get(f"{prom}/api/v1/rules", timeout=5).json()["data"]["groups"]
         names = {g["name"] for g in groups}
         assert "sloth-slo-alerts-summit-availability" in names

@@ -55,7 +55,7 @@ def test_quiet_hours_hold_the_ticket_but_the_page_goes(tmp_path: Path) -> None:
                    secrets_dir=secrets_for_alertmanager(tmp_path / "secrets"))  # fmt: skip
         with running_alertmanager(tmp_path / "am", tmp_path / "out" / "alertmanager.yml") as am:
             post(am, alert("TicketOnly", "ticket", "a"), alert("PageOnly", "page", "b"))
-            sink.wait_for(lambda _: ("oncall-page", "PageOnly") in delivered(sink), timeout=15)
+            sink.wait_for(lambda _: ("oncall-page", "PageOnly") in delivered(sink), timeout=60)
             # The ticket route's group_wait is 10 s at this scale: wait it out, twice.
             deadline = datetime.now(UTC) + timedelta(seconds=12)
             while datetime.now(UTC) < deadline:

@@ -67,7 +67,7 @@ def page(am: str, severity: str = "page") -> dict[str, Any] | None:
 
 
 def scraping(prom: Prometheus) -> None:
-    prom.wait_for('up{job="summit"}', lambda r: bool(r) and r[0]["value"][1] == "1", timeout=20)
+    prom.wait_for('up{job="summit"}', lambda r: bool(r) and r[0]["value"][1] == "1", timeout=60)
 
 
 def routing_to(pd: PagerDutyServer, folder: Path) -> Path:
@@ -134,7 +134,7 @@ def test_the_page_fires_in_alertmanager_and_resolves_when_traffic_heals(
 
 def _paged(pd: PagerDutyServer, action: str) -> dict[str, Any]:
     """The first Events v2 event of ``action`` Alertmanager sent PagerDuty."""
-    pd.wait_for(lambda state: any(e["event_action"] == action for e in state.events), timeout=15)
+    pd.wait_for(lambda state: any(e["event_action"] == action for e in state.events), timeout=60)
     with pd.lock:
         return next(e for e in pd.state.events if e["event_action"] == action)
 
@@ -147,7 +147,7 @@ def _delivered(sink: Sink, state: str) -> None:
                    and body["commonLabels"].get("alertname") == ALERT
                    for _, body in posts)  # fmt: skip
 
-    sink.wait_for(ok, timeout=15)
+    sink.wait_for(ok, timeout=60)
 
 
 def test_the_slo_api_reads_prometheus_when_it_is_configured(

@@ -125,7 +125,7 @@ def export(url: str, alice: dict[str, str]) -> None:
     started = call(
         "POST", f"{url}/api/v1/governance/exports", alice, 202, json={"subject": SUBJECT}
     )
-    deadline, status = time.monotonic() + 20, started
+    deadline, status = time.monotonic() + 60, started
     while status["status"] in ("queued", "running") and time.monotonic() < deadline:
         time.sleep(0.1)
         status = call("GET", f"{url}/api/v1/governance/exports/{started['id']}", alice, 200)

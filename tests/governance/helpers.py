@@ -62,7 +62,7 @@ def audit_entries(world: World, user: str = "alice", **filters: Any) -> list[dic
 
 
 def wait_for_export(world: World, export_id: str, user: str = "alice") -> dict[str, Any]:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         body: dict[str, Any] = call(
             world, "GET", f"/api/v1/governance/exports/{export_id}", user

@@ -79,7 +79,7 @@ def _running(argv: list[str], url: str, log: Path, what: str) -> Iterator[None]:
     with log.open("wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         try:
-            wait_http(f"{url}/-/ready", process, what, timeout=20)
+            wait_http(f"{url}/-/ready", process, what, timeout=60)
             yield
         finally:
             process.send_signal(signal.SIGTERM)
