@@ -295,13 +295,16 @@ def _run_both(home: Path, prometheus_port: int, alertmanager_port: int) -> None:
             log.close()
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 15) -> None:
+    """SIGTERM both at once; whatever still runs after ``grace`` seconds in all
+    (not each) is killed, so Ctrl-C is answered within ``grace`` s."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
     for process in processes:
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -199,8 +199,19 @@ def test_scheduled_probes_under_gunicorn_run_once_per_interval_and_open_an_incid
         return next((i for i in found.json()["incidents"] if i["key"] == "probe:golden-path"), None)
 
     # 3 failures, every 2 s, ~2 s each on a quiet machine; a loaded one takes longer
-    incident = wait_for(open_incident, timeout=120)
-    assert incident["details"]["failed_step"] == "search"
+    try:
+        incident = wait_for(open_incident, timeout=120)
+    except AssertionError:
+        runs = requests.get(f"{broken_search}/api/v1/probes/golden-path/runs?limit=10",
+                            headers=ops, timeout=10).json()["runs"]  # fmt: skip
+        said = [(r["status"], r["failed_step"], r["started_at"], r["error"]) for r in runs]
+        message = f"no open golden-path incident within 120 s; last runs: {said}"
+        raise AssertionError(message) from None
+    # Search fails at once (a 500). On a loaded machine the scheduler's first
+    # runs (a cold browser) can time out at login first (seen in CI under
+    # load); either way three failed runs opened it. The step itself is shown by
+    # test_with_search_broken_the_golden_path_fails_at_search_with_trace_and_screenshot.
+    assert incident["details"]["failed_step"] in ("login", "search"), incident["details"]
     names = {artifact["name"]: artifact["url"] for artifact in incident["artifacts"]}
     assert set(names) == {"trace.zip", "screenshot.png"}
     shot = requests.get(f"{broken_search}{names['screenshot.png']}", headers=ops, timeout=10)
