@@ -15,6 +15,13 @@ _SECRETS = re.compile(
 )
 
 
+# What asyncio says when Playwright's driver process is gone before the browser
+# thread closed it: a stop signal sent to the whole process group (Ctrl-C in a
+# terminal, systemd's default KillMode) reaches the driver first. The runner
+# already reports a driver lost mid-run as a failed run; this line adds nothing.
+_DRIVER_GONE = "Connection closed while reading from the driver"
+
+
 def redact(text: str) -> str:
     return _SECRETS.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
 
@@ -24,6 +31,8 @@ class RedactingFilter(logging.Filter):
     scrubs tokens and passwords from the message and every string field."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "asyncio" and _DRIVER_GONE in _text_of(record):
+            record.levelno, record.levelname = logging.INFO, "INFO"
         record.msg = redact(record.getMessage())
         record.args = None
         for key, value in list(record.__dict__.items()):
@@ -52,3 +61,8 @@ def configure(level: str) -> None:
     handler.addFilter(RedactingFilter())
     setattr(handler, _MARK, True)
     root.addHandler(handler)
+
+
+def _text_of(record: logging.LogRecord) -> str:
+    exc = record.exc_info[1] if record.exc_info else None
+    return f"{record.getMessage()} {exc or ''}"
