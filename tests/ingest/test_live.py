@@ -90,7 +90,11 @@ def test_a_server_killed_mid_load_ends_with_every_acknowledged_event_once(
 def test_a_saturated_writer_answers_429_and_503_and_the_harness_still_reconciles(
     tmp_path: Path,
 ) -> None:
-    extra = {"SUMMIT_INGEST_MAX_IN_FLIGHT": "1", "SUMMIT_INGEST_WRITE_WAIT_SECONDS": "0.05"}
+    # One batch at a time per process, and (almost) no wait for the slot: eight
+    # clients on two processes overlap at once, so 503s do not hang on timing.
+    # With 0.05 s a run whose batches were mostly refused by the connector's
+    # bucket (fast answers) never overlapped long enough (CI, a quiet machine).
+    extra = {"SUMMIT_INGEST_MAX_IN_FLIGHT": "1", "SUMMIT_INGEST_WRITE_WAIT_SECONDS": "0.001"}
     with live(tmp_path / "var", database="sqlite", workers=2, threads=4, **extra) as server:
         headers = alice(server)
         connector = {"rate": 4000, "burst": 4000, "batch_size": 1000}
