@@ -268,9 +268,15 @@ def _argv(home: Path, prometheus_port: int, alertmanager_port: int) -> list[list
 
 
 def _run_both(home: Path, prometheus_port: int, alertmanager_port: int) -> None:
-    """Start both, stop both (by PID) on Ctrl-C or when either exits."""
+    """Start both, stop both (by PID) on Ctrl-C, SIGTERM or when either exits."""
     processes: list[subprocess.Popen[bytes]] = []
     logs = []
+    # Ctrl-C must stop both even when this process was started with SIGINT
+    # ignored (a background job of a shell without job control: Python then
+    # leaves it ignored, and both servers ran on after the signal); SIGTERM
+    # (a supervisor, `kill`) stops them the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         for argv in _argv(home, prometheus_port, alertmanager_port):
             log = (home / f"{argv[0]}.log").open("ab")
