@@ -29,7 +29,6 @@ from app.quotas.models import QuotaChange, TenantQuota
 from app.quotas.service import LIMIT_RANGES, Limits
 
 SHIPPED = Path(__file__).resolve().parent / "quotas.yaml"
-MARK = service.APPLY_MARK  # how an apply's audit entries begin: the last one is "last applied"
 FIELDS = tuple(LIMIT_RANGES)
 
 
@@ -104,7 +103,7 @@ class QuotasFile:
         return replace(self.defaults, **self.tenants.get(slug, {}))
 
     def reason(self, why: str = "") -> str:
-        said = f"{MARK}: {self.name} (sha256 {self.sha256[:12]})"
+        said = f"{service.APPLY_MARK}: {self.name} (sha256 {self.sha256[:12]})"
         return f"{said}: {why}" if why else said
 
 
@@ -272,7 +271,8 @@ def _tenant_plan(
     target = asdict(wanted.wanted(slug))
     latest = select(QuotaChange).where(QuotaChange.tenant_id == tenant_id)
     latest = latest.order_by(QuotaChange.id.desc()).limit(1)
-    applied = session.scalars(latest.where(QuotaChange.reason.startswith(MARK))).first()
+    by_apply = QuotaChange.reason.startswith(service.APPLY_MARK)
+    applied = session.scalars(latest.where(by_apply)).first()
     newest = session.scalars(latest).first()
     last = applied.new if applied is not None else None
     since = newest if applied is not None and newest is not applied else None

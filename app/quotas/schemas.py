@@ -56,21 +56,6 @@ class AdminQuotasOut(QuotasOut):
     changes = List(Nested(ChangeOut), required=True, metadata={"description": "newest first"})
 
 
-class QuotaPatch(Schema):
-    qps = Integer(strict=True, validate=_range("qps"))
-    burst = Integer(strict=True, validate=_range("burst"))
-    concurrent_jobs = Integer(strict=True, validate=_range("concurrent_jobs"))
-    storage_bytes = Integer(strict=True, validate=_range("storage_bytes"))
-    reason = String(
-        load_default="",
-        validate=[Length(max=500), lambda text: _not_an_apply(text)],
-        metadata={
-            "description": "why: kept in the audit of quota changes "
-            f"(may not begin with {APPLY_MARK!r}, which marks `summit quotas apply`)"
-        },
-    )
-
-
 def _not_an_apply(text: str) -> None:
     """A hand-made change must not pass for an apply of the quotas file: a plan
     takes the newest entry beginning with the mark as "last applied"."""
@@ -78,3 +63,18 @@ def _not_an_apply(text: str) -> None:
         raise ValidationError(
             f"a reason may not begin with {APPLY_MARK!r}: that marks `summit quotas apply`"
         )
+
+
+class QuotaPatch(Schema):
+    qps = Integer(strict=True, validate=_range("qps"))
+    burst = Integer(strict=True, validate=_range("burst"))
+    concurrent_jobs = Integer(strict=True, validate=_range("concurrent_jobs"))
+    storage_bytes = Integer(strict=True, validate=_range("storage_bytes"))
+    reason = String(
+        load_default="",
+        validate=[Length(max=500), _not_an_apply],
+        metadata={
+            "description": "why: kept in the audit of quota changes "
+            f"(may not begin with {APPLY_MARK!r}, which marks `summit quotas apply`)"
+        },
+    )
